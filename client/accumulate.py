@@ -1,0 +1,107 @@
+"""Fold unified events into the assistant `Message`.
+
+Tool-call arguments arrive as string fragments split at arbitrary bytes. While
+they are incomplete we parse with jiter's `trailing-strings` partial mode so a
+UI can show `{"city": "Par` as it grows; at the end we parse strictly, and
+fall back to a lenient parse (raw control characters inside strings, which
+llama-cpp-python's grammar admits) before giving up and keeping the raw text.
+A finish reason of "tool_calls" is never trusted over the parse.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jiter
+
+from .events import (
+    Finished,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+
+class Accumulator:
+    """Builds one assistant message from its stream of events."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.message = Message("assistant", model=model)
+        self._calls: dict[int, ToolCall] = {}
+
+    def add(self, event: StreamEvent) -> None:
+        message = self.message
+        if isinstance(event, TextDelta):
+            message.text += event.text
+        elif isinstance(event, ReasoningDelta):
+            message.reasoning += event.text
+        elif isinstance(event, ToolCallDelta):
+            self._add_tool_fragment(event)
+        elif isinstance(event, Usage):
+            message.usage = merge_usage(message.usage, event)
+        elif isinstance(event, Finished):
+            message.finish_reason = event.reason
+            self.finish_tool_calls()
+
+    def _add_tool_fragment(self, event: ToolCallDelta) -> None:
+        call = self._calls.get(event.index)
+        if call is None:
+            call = self._calls[event.index] = ToolCall(index=event.index)
+            self.message.tool_calls.append(call)
+            self.message.tool_calls.sort(key=lambda c: c.index)
+        if event.id and not call.id:
+            call.id = event.id
+        if event.name and not call.name:
+            call.name = event.name
+        if event.arguments:
+            call.arguments_raw += event.arguments
+            call.arguments = parse_partial(call.arguments_raw)
+
+    def finish_tool_calls(self) -> None:
+        """Parse every tool call's arguments strictly; called once the stream is over."""
+        for call in self.message.tool_calls:
+            if call.complete:
+                continue
+            call.complete = True
+            call.arguments, call.parse_error = parse_final(call.arguments_raw)
+
+
+def parse_partial(raw: str) -> object:
+    """The value of a JSON prefix, growing strings included; None if nothing parses yet."""
+    if not raw.strip():
+        return None
+    try:
+        return jiter.from_json(raw.encode(), partial_mode="trailing-strings")
+    except ValueError:
+        return None
+
+
+def parse_final(raw: str) -> tuple[object, str | None]:
+    """Strict parse of complete arguments: (value, None) or (best effort, error)."""
+    if not raw.strip():
+        return {}, None
+    try:
+        return jiter.from_json(raw.encode()), None
+    except ValueError as exc:
+        error = str(exc)
+    try:
+        return json.loads(raw, strict=False), None
+    except ValueError:
+        return parse_partial(raw), f"arguments are not valid JSON: {error}"
+
+
+def merge_usage(old: Usage | None, new: Usage) -> Usage:
+    """Usage counts are cumulative: a later report replaces, missing fields are kept."""
+    if old is None:
+        return new
+    return Usage(
+        input_tokens=new.input_tokens if new.input_tokens is not None else old.input_tokens,
+        output_tokens=new.output_tokens if new.output_tokens is not None else old.output_tokens,
+        reasoning_tokens=(
+            new.reasoning_tokens if new.reasoning_tokens is not None else old.reasoning_tokens
+        ),
+    )

@@ -1,0 +1,230 @@
+"""Which provider, base URL, model and key to use.
+
+Precedence, highest first: command-line options, environment variables, the
+TOML config file (`config.toml` in the platformdirs config directory, or the
+file named by `TOKENTIDE_CONFIG`), built-in defaults. The provider itself is
+chosen by `--provider`, `TOKENTIDE_PROVIDER` or the file's `provider`; when
+none names one, the environment decides (`--base-url`/`OPENAI_*` -> openai,
+`OLLAMA_HOST` -> ollama), and with nothing configured at all the built-in
+demo provider answers offline.
+
+API keys are read from the environment (or from a config file the user wrote
+by hand); tokentide never writes a key anywhere, and `Endpoint.__repr__`
+never shows one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import StreamError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "tokentide"
+
+
+@dataclass(frozen=True)
+class BuiltinProvider:
+    kind: str
+    base_url: str
+    model: str
+    key_env: str | None = None
+    base_url_env: str | None = None
+
+
+BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
+    "openai": BuiltinProvider(
+        "openai", "https://api.openai.com/v1", "gpt-4o-mini", "OPENAI_API_KEY", "OPENAI_BASE_URL"
+    ),
+    "anthropic": BuiltinProvider(
+        "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"
+    ),
+    # Ollama's OpenAI-compatible endpoint; the native NDJSON API plugs in later.
+    "ollama": BuiltinProvider("ollama", "http://127.0.0.1:11434", "llama3.2", None, "OLLAMA_HOST"),
+    "demo": BuiltinProvider("demo", "", "demo"),
+}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. `read` is the longest silence allowed between two reads of
+    the stream (not the total time): thinking models can go quiet for a
+    while, keep-alive comments reset it."""
+
+    connect: float = 10.0
+    read: float = 120.0
+
+
+@dataclass
+class Endpoint:
+    """Where requests go. `api_key` is never printed (see `__repr__`)."""
+
+    name: str
+    kind: str
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    key_env: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+    def describe(self) -> str:
+        where = "built-in demo server" if self.is_demo else self.base_url
+        return f"{self.name} · {self.model} · {where}"
+
+
+@dataclass
+class Settings:
+    endpoint: Endpoint
+    system: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    expected_tokens: int | None = None
+    notice: str | None = None
+    """One line telling the user something they would want to know, e.g. that
+    the demo provider is in use because nothing is configured."""
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if explicit := env.get("TOKENTIDE_CONFIG"):
+        return Path(explicit).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StreamError(
+            f"config file {path} is not valid TOML: {exc}",
+            kind="config",
+            fix="fix or remove the file",
+        ) from None
+
+
+def resolve(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    system: str | None = None,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Settings from options, environment and the config file, in that order."""
+    env = os.environ if env is None else env
+    data = load_file(path or config_path(env))
+    sections: dict[str, Any] = data.get("providers") or {}
+    notice = None
+
+    name = provider or env.get("TOKENTIDE_PROVIDER") or data.get("provider")
+    if not name:
+        name, notice = _detect(base_url, env)
+    name = name.strip().lower()
+
+    section = sections.get(name) or {}
+    if not isinstance(section, dict):
+        raise StreamError(f"[providers.{name}] in the config file must be a table", kind="config")
+    builtin = BUILTIN_PROVIDERS.get(name)
+    kind = section.get("kind") or (builtin.kind if builtin else None)
+    if kind is None:
+        known = ", ".join(sorted({*BUILTIN_PROVIDERS, *sections}))
+        raise StreamError(
+            f"unknown provider {name!r}",
+            kind="config",
+            fix=f"use one of: {known}, or add [providers.{name}] with kind and base_url",
+        )
+
+    key_env = section.get("api_key_env") or (builtin.key_env if builtin else None)
+    api_key = (env.get(key_env) if key_env else None) or section.get("api_key")
+
+    url = base_url
+    if not url and builtin and builtin.base_url_env:
+        url = env.get(builtin.base_url_env)
+        if url and name == "ollama":
+            url = _ollama_url(url)
+    url = url or section.get("base_url") or (builtin.base_url if builtin else "")
+    if name == "ollama" and not url.rstrip("/").endswith("/v1"):
+        url = url.rstrip("/") + "/v1"
+    if kind != "demo" and not url:
+        raise StreamError(
+            f"provider {name!r} has no base URL",
+            kind="config",
+            fix=f"pass --base-url or set base_url under [providers.{name}]",
+        )
+
+    model = (
+        model
+        or env.get("TOKENTIDE_MODEL")
+        or section.get("model")
+        or data.get("model")
+        or (builtin.model if builtin else None)
+    )
+    if not model:
+        raise StreamError(
+            f"no model chosen for provider {name!r}",
+            kind="config",
+            fix="pass --model, set TOKENTIDE_MODEL, or set model in the config file",
+        )
+
+    timeouts_data = data.get("timeouts") or {}
+    timeouts = Timeouts(
+        connect=float(timeouts_data.get("connect", Timeouts.connect)),
+        read=float(timeouts_data.get("read", Timeouts.read)),
+    )
+    endpoint = Endpoint(
+        name=name,
+        kind=kind,
+        base_url=url.rstrip("/"),
+        model=model,
+        api_key=api_key,
+        key_env=key_env,
+        headers=dict(section.get("headers") or {}),
+    )
+    return Settings(
+        endpoint=endpoint,
+        system=system if system is not None else data.get("system"),
+        timeouts=timeouts,
+        expected_tokens=data.get("expected_tokens"),
+        notice=notice,
+    )
+
+
+def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    if base_url or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+        return "openai", None
+    if env.get("OLLAMA_HOST"):
+        return "ollama", None
+    if env.get("ANTHROPIC_API_KEY"):
+        return "demo", (
+            "ANTHROPIC_API_KEY is set, but the Anthropic wire format is not supported yet: "
+            "using the built-in demo provider (offline)"
+        )
+    return "demo", (
+        "no provider configured (no OPENAI_API_KEY, OPENAI_BASE_URL, OLLAMA_HOST or config "
+        "file): using the built-in demo provider (offline)"
+    )
+
+
+def _ollama_url(host: str) -> str:
+    """OLLAMA_HOST may be `host:port`, `0.0.0.0`, or a full URL."""
+    if "://" not in host:
+        host = "http://" + host
+    return host.replace("://0.0.0.0", "://127.0.0.1")

@@ -1,0 +1,211 @@
+"""OpenAI Chat Completions streaming (`POST /chat/completions`, `stream: true`).
+
+One format covers OpenAI itself and the servers that copy it: Ollama's /v1,
+vLLM, llama.cpp's llama-server, LM Studio, OpenRouter, Groq, DeepSeek. The
+copies differ in small ways this parser tolerates on purpose: reasoning as
+`reasoning_content` or `reasoning`, usage on a chunk with empty `choices` or
+with an empty delta, nulls for every absent field, tool-call `id`/`name`
+repeated on every fragment, `[DONE]` with no finish reason, and an `error`
+object sent as an ordinary data line after the 200 status.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import StreamError
+from ..events import (
+    Finished,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..request import ChatRequest
+from .base import HttpRequest
+
+
+class OpenAIChat:
+    """The wire format object; stateless, one per endpoint."""
+
+    name = "openai"
+    framing = "sse"
+
+    def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": to_wire_messages(request.system, request.messages),
+            "stream": request.stream,
+        }
+        if request.stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = request.tools
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return HttpRequest("POST", "/chat/completions", body, headers)
+
+    def parser(self) -> OpenAIChatParser:
+        return OpenAIChatParser()
+
+    def parse_response(self, body: Any) -> list[StreamEvent]:
+        if not isinstance(body, dict):
+            raise StreamError("the server's reply is not a JSON object", kind="protocol")
+        if body.get("error"):
+            raise error_in_stream(body["error"])
+        events: list[StreamEvent] = []
+        choices = body.get("choices") or []
+        reason = None
+        if choices:
+            choice = choices[0] or {}
+            message = choice.get("message") or {}
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if reasoning:
+                events.append(ReasoningDelta(reasoning))
+            if message.get("content"):
+                events.append(TextDelta(message["content"]))
+            for i, call in enumerate(message.get("tool_calls") or []):
+                fn = call.get("function") or {}
+                arguments = fn.get("arguments")
+                if not isinstance(arguments, str):
+                    arguments = json.dumps(arguments) if arguments is not None else ""
+                events.append(
+                    ToolCallDelta(call.get("index", i), call.get("id"), fn.get("name"), arguments)
+                )
+            reason = choice.get("finish_reason")
+        if usage := parse_usage(body.get("usage")):
+            events.append(usage)
+        events.append(Finished(reason))
+        return events
+
+    def error_message(self, body: Any) -> str | None:
+        return error_text(body)
+
+
+class OpenAIChatParser:
+    """Turns `data:` payloads of one response into unified events."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.finish_reason: str | None = None
+        self.finished = False
+
+    def feed(self, event: str, data: str) -> list[StreamEvent]:
+        if data.strip() == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise StreamError(
+                f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
+                kind="protocol",
+            ) from None
+        if not isinstance(chunk, dict):
+            return []
+        if chunk.get("error"):
+            raise error_in_stream(chunk["error"])
+        events: list[StreamEvent] = []
+        for choice in chunk.get("choices") or []:
+            # With n > 1 choices differ only by index; we show the first.
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                events.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                events.append(TextDelta(content))
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                events.append(TextDelta(refusal))
+            for call in delta.get("tool_calls") or []:
+                fn = call.get("function") or {}
+                events.append(
+                    ToolCallDelta(
+                        index=call.get("index", 0),
+                        id=call.get("id") or None,
+                        name=fn.get("name") or None,
+                        arguments=fn.get("arguments") or "",
+                    )
+                )
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        if usage := parse_usage(chunk.get("usage")):
+            events.append(usage)
+        return events
+
+    def end(self) -> list[StreamEvent]:
+        if self.finished:
+            return []
+        if not self.done and self.finish_reason is None:
+            raise StreamError(
+                "the stream ended before the answer finished (no finish reason, no [DONE])",
+                kind="protocol",
+                fix="the server or a proxy cut the connection; retry",
+            )
+        self.finished = True
+        return [Finished(self.finish_reason)]
+
+
+def to_wire_messages(system: str | None, messages: list[Message]) -> list[dict[str, Any]]:
+    """Chat messages in OpenAI's shape, system prompt first."""
+    wire: list[dict[str, Any]] = []
+    if system:
+        wire.append({"role": "system", "content": system})
+    for message in messages:
+        item: dict[str, Any] = {"role": message.role, "content": message.text}
+        if message.tool_calls:
+            item["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_raw},
+                }
+                for call in message.tool_calls
+            ]
+        wire.append(item)
+    return wire
+
+
+def parse_usage(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+        reasoning_tokens=details.get("reasoning_tokens") if isinstance(details, dict) else None,
+    )
+
+
+def error_text(body: Any) -> str | None:
+    """OpenAI-style `{"error": {"message": ...}}`, Ollama's `{"error": "..."}`, or `{"message"}`."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail")
+        if isinstance(message, str):
+            return message
+    return None
+
+
+def error_in_stream(error: Any) -> StreamError:
+    """An `error` object that arrived as a data line after the 200 status."""
+    detail = error if isinstance(error, dict) else {"message": str(error)}
+    message = error_text({"error": error}) or "An error occurred during streaming"
+    kind_name = detail.get("type") or detail.get("code")
+    label = f"the server reported an error mid-stream ({kind_name})" if kind_name else (
+        "the server reported an error mid-stream"
+    )
+    return StreamError(f"{label}: {message}", kind="provider", detail=detail)

@@ -1,0 +1,366 @@
+"""Open a completion stream, check it, read it, and close it the moment we stop.
+
+    async with ChatClient(endpoint) as client:
+        async with client.stream(request) as answer:
+            async for event in answer:        # unified StreamEvents
+                ...
+        answer.message, answer.metrics()      # complete, partial, or failed
+
+Leaving the `async with` early - `break`, a cancelled task (Esc in the app),
+Ctrl-C - closes the httpx response. On HTTP/1.1 httpcore then closes the TCP
+connection (it only keeps a connection whose response was read to the end),
+so the server sees EOF at once and stops generating. The answer is then
+marked `cancelled` and its metrics carry the tokens-saved estimate.
+
+The request is only sent when iteration starts, so everything that can fail
+or be cancelled - connect, status, first byte - happens inside `async for`,
+and `__aexit__` always runs to record what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from .accumulate import Accumulator
+from .config import Endpoint, Timeouts
+from .errors import StreamError, one_line
+from .events import Message, Started, StreamEvent
+from .meter import Expectation, Meter, Metrics, expectation
+from .providers import WireFormat, wire_format
+from .request import ChatRequest
+
+USER_AGENT = "tokentide/0.1"
+
+
+class ChatClient:
+    """One long-lived httpx client per endpoint, so connections are reused."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeouts: Timeouts | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeouts = timeouts or Timeouts()
+        self.wire: WireFormat = wire_format(endpoint.kind)
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.base_url,
+            timeout=httpx.Timeout(
+                connect=self.timeouts.connect,
+                read=self.timeouts.read,
+                write=self.timeouts.read,
+                pool=self.timeouts.connect,
+            ),
+            headers={"User-Agent": USER_AGENT, **endpoint.headers},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def stream(self, request: ChatRequest, *, expected: Expectation | None = None) -> AnswerStream:
+        """An answer stream for `request`; nothing is sent until iteration starts."""
+        if expected is None:
+            expected = expectation(request.max_tokens)
+        return AnswerStream(self, request, expected)
+
+    async def complete(self, request: ChatRequest) -> AnswerStream:
+        """One non-streaming request, read whole, returned as a finished AnswerStream."""
+        request.stream = False
+        answer = self.stream(request)
+        async with answer:
+            async for _ in answer:
+                pass
+        return answer
+
+
+class AnswerStream:
+    """The events of one answer, folded into `message` and timed by `meter`."""
+
+    def __init__(self, client: ChatClient, request: ChatRequest, expected: Expectation) -> None:
+        self._client = client
+        self.request = request
+        self.accumulator = Accumulator(model=request.model)
+        self.meter = Meter(expected)
+        self.started: Started | None = None
+        self.error: StreamError | None = None
+        self.finished = False
+        self._response: httpx.Response | None = None
+        self._generators: list[Any] = []
+
+    @property
+    def message(self) -> Message:
+        return self.accumulator.message
+
+    @property
+    def cancelled(self) -> bool:
+        return self.message.cancelled
+
+    def metrics(self) -> Metrics:
+        return self.meter.snapshot()
+
+    async def __aenter__(self) -> AnswerStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Close the socket first: the server must see EOF before we do
+        # anything slower (saving, re-rendering).
+        await self.aclose()
+        if isinstance(exc, StreamError):
+            self._fail(exc)
+        elif not self.finished and self.error is None:
+            self.message.cancelled = True
+            self.meter.end(cancelled=True)
+
+    async def aclose(self) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            await response.aclose()
+        # Outer generator first: closing it does not close the one it reads.
+        generators, self._generators = self._generators, []
+        for generator in generators:
+            await generator.aclose()
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        events = self._iterate()
+        self._generators.append(events)
+        return events
+
+    async def _iterate(self) -> AsyncIterator[StreamEvent]:
+        events = self._read()
+        self._generators.append(events)
+        try:
+            async for event in events:
+                self.accumulator.add(event)
+                self.meter.add(event)
+                yield event
+        except StreamError as exc:
+            self._fail(exc)
+            raise
+        self.finished = True
+        self.accumulator.finish_tool_calls()
+        self.meter.end()
+
+    def _fail(self, exc: StreamError) -> None:
+        if self.error is None:
+            self.error = exc
+            self.message.error = str(exc)
+            self.accumulator.finish_tool_calls()
+            self.meter.end()
+
+    async def _read(self) -> AsyncIterator[StreamEvent]:
+        client = self._client
+        wire = client.wire
+        spec = wire.build_request(self.request, client.endpoint.api_key)
+        headers = dict(spec.headers)
+        if self.request.stream:
+            headers["Accept"] = "text/event-stream"
+            headers["Cache-Control"] = "no-store"
+        http_request = client._http.build_request(
+            spec.method, spec.path.lstrip("/"), json=spec.json, headers=headers
+        )
+        self.meter.request_sent()
+        try:
+            response = await client._http.send(http_request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        self._response = response
+        self.meter.headers_received()
+        self.started = Started(response.status_code, dict(response.headers))
+        if response.status_code >= 400:
+            raise await self._status_error(response)
+        yield self.started
+
+        try:
+            if not self.request.stream:
+                body = await response.aread()
+                for event in wire.parse_response(_json_or_error(body, response)):
+                    yield event
+                return
+            if wire.framing == "sse":
+                await self._check_event_stream(response)
+                parser = wire.parser()
+                received = 0
+                async for sse in EventSource(response).aiter_sse():
+                    if not sse.data:
+                        continue  # httpx-sse dispatches empty events the spec drops
+                    received += 1
+                    for event in parser.feed(sse.event, sse.data):
+                        yield event
+                    if parser.done:
+                        break
+                if not received:
+                    raise StreamError(
+                        "the server answered 200 but sent no events at all",
+                        kind="protocol",
+                        fix="the prompt may exceed the model's context, or the server failed "
+                        "after sending headers; check its log",
+                    )
+                for event in parser.end():
+                    yield event
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    async def _check_event_stream(self, response: httpx.Response) -> None:
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" in content_type.partition(";")[0].lower():
+            return
+        body = await response.aread()
+        text = _body_excerpt(body)
+        parsed = _try_json(body)
+        message = self._client.wire.error_message(parsed) if parsed is not None else None
+        if message:
+            raise StreamError(f"the server reported an error: {message}", kind="provider")
+        raise StreamError(
+            f"expected an event stream but got {content_type or 'no content type'} "
+            f"(HTTP {response.status_code}): {text}",
+            kind="protocol",
+            status=response.status_code,
+            fix=f"check that {self._client.endpoint.base_url} is an OpenAI-compatible API",
+        )
+
+    async def _status_error(self, response: httpx.Response) -> StreamError:
+        body = await response.aread()
+        parsed = _try_json(body)
+        detail = self._client.wire.error_message(parsed) if parsed is not None else None
+        status = response.status_code
+        reason = response.reason_phrase or ""
+        said = detail or _body_excerpt(body) or reason
+        endpoint = self._client.endpoint
+        kind, fix = _classify(status, endpoint, said)
+        message = f"HTTP {status} {reason}".rstrip()
+        if said and said != reason:
+            message = f"{message}: {said}"
+        detail_obj = parsed.get("error") if isinstance(parsed, dict) else None
+        return StreamError(
+            message,
+            kind=kind,
+            status=status,
+            fix=fix,
+            detail=detail_obj if isinstance(detail_obj, dict) else None,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> StreamError:
+        endpoint = self._client.endpoint
+        timeouts = self._client.timeouts
+        if isinstance(exc, httpx.ConnectTimeout):
+            return StreamError(
+                f"could not connect to {endpoint.base_url} within {timeouts.connect:g} s",
+                kind="timeout",
+                fix="check the base URL and that the server is running",
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return StreamError(
+                f"cannot connect to {endpoint.base_url} ({_reason(exc)})",
+                kind="connect",
+                fix="check --base-url and that the server is running",
+            )
+        if isinstance(exc, httpx.ReadTimeout):
+            return StreamError(
+                f"the server sent nothing for {timeouts.read:g} s",
+                kind="timeout",
+                fix="the model may be overloaded; retry, or raise [timeouts] read in the config",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return StreamError(f"request timed out ({_reason(exc)})", kind="timeout")
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return StreamError(
+                f"the connection broke mid-answer ({_reason(exc)})",
+                kind="protocol",
+                fix="the server or a proxy closed it; retry",
+            )
+        return StreamError(f"request failed: {_reason(exc)}", kind="connect")
+
+
+def _classify(status: int, endpoint: Endpoint, said: str) -> tuple[str, str | None]:
+    if status == 401:
+        if endpoint.key_env:
+            fix = f"check the API key in ${endpoint.key_env}"
+            if not endpoint.api_key:
+                fix = f"set ${endpoint.key_env} (it is not set)"
+        else:
+            fix = f"set api_key_env under [providers.{endpoint.name}] in the config file"
+        return "auth", fix
+    if status == 403:
+        return "auth", "the key is valid but not allowed to use this model or endpoint"
+    if status == 404:
+        return "not_found", (
+            f"check the model name {endpoint.model!r} (list them with `tokentide models`) "
+            f"and the base URL {endpoint.base_url}"
+        )
+    if status == 429:
+        if "quota" in said.lower() or "billing" in said.lower():
+            return "rate_limit", "the account is out of quota; check the provider's billing page"
+        return "rate_limit", "rate limited; wait a moment and retry"
+    if status in (400, 413, 422):
+        return "bad_request", None
+    if status >= 500:
+        return "server", "the provider had a problem; retry in a moment"
+    return "provider", None
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in a few words; httpcore wraps it ("All connection attempts failed")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "host not found"
+        seen = seen.__cause__ or seen.__context__
+    return one_line(str(exc) or type(exc).__name__, 160)
+
+
+def _try_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _json_or_error(body: bytes, response: httpx.Response) -> Any:
+    parsed = _try_json(body)
+    if parsed is None:
+        raise StreamError(
+            f"expected JSON but got {response.headers.get('content-type', 'no content type')}: "
+            f"{_body_excerpt(body)}",
+            kind="protocol",
+        )
+    return parsed
+
+
+def _body_excerpt(body: bytes, lines: int = 3) -> str:
+    """The first lines of a non-JSON body, tags stripped, on one line."""
+    text = body.decode("utf-8", "replace")
+    if "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        if title and title.group(1).strip():
+            return one_line(title.group(1), 200)
+        text = re.sub(r"<[^>]+>", " ", text)
+    kept = [line.strip() for line in text.splitlines() if line.strip()][:lines]
+    return one_line(" / ".join(kept), 200)
+
+
+__all__ = ["AnswerStream", "ChatClient"]

@@ -1,0 +1,118 @@
+"""A loopback HTTP server that replays canned response bytes.
+
+The wire-fixture tests need a peer that sends exactly the bytes of a recorded
+stream - split into small chunks so no parser can rely on one chunk = one
+event - over a real socket, and that records what the client sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@dataclass
+class Canned:
+    body: bytes
+    status: int = 200
+    content_type: str = "text/event-stream"
+    chunk_size: int = 7
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class ReplayServer:
+    def __init__(self) -> None:
+        self.queue: list[Canned] = []
+        self.seen: list[Seen] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def reply(self, canned: Canned) -> None:
+        self.queue.append(canned)
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    key, value = line.split(":", 1)
+                    headers[key.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            raw = await reader.readexactly(length) if length else b""
+            self.seen.append(Seen(method, path, headers, json.loads(raw) if raw else None))
+            canned = self.queue.pop(0) if self.queue else Canned(b"", status=500)
+            extra = "".join(f"{k}: {v}\r\n" for k, v in canned.headers.items())
+            writer.write(
+                (
+                    f"HTTP/1.1 {canned.status} X\r\nContent-Type: {canned.content_type}\r\n"
+                    f"Transfer-Encoding: chunked\r\nConnection: close\r\n{extra}\r\n"
+                ).encode()
+            )
+            body = canned.body
+            for i in range(0, len(body), canned.chunk_size):
+                piece = body[i : i + canned.chunk_size]
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                await writer.drain()
+                if canned.delay:
+                    await asyncio.sleep(canned.delay)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,287 @@
+"""OpenAI-style streams, byte for byte, through the real client over a socket."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.replay import Canned, fixture
+from tokentide.client.config import Endpoint, Timeouts
+from tokentide.client.errors import StreamError
+from tokentide.client.events import Finished, Message, Started, TextDelta, ToolCallDelta
+from tokentide.client.request import ChatRequest
+from tokentide.client.stream import AnswerStream, ChatClient
+
+
+def endpoint(url: str, key: str | None = None) -> Endpoint:
+    return Endpoint("openai", "openai", url, "m", api_key=key, key_env="OPENAI_API_KEY")
+
+
+async def run(url: str, *, key: str | None = None, **request) -> tuple[AnswerStream, list]:
+    events: list = []
+    async with ChatClient(endpoint(url, key), timeouts=Timeouts(connect=2, read=2)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")], **request))
+        async with answer:
+            async for event in answer:
+                events.append(event)
+    return answer, events
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 64])
+async def test_text_reconstructs_at_any_chunk_size(replay, chunk_size):
+    replay.reply(Canned(fixture("openai_chat_text.sse"), chunk_size=chunk_size))
+    answer, events = await run(replay.base_url)
+    assert answer.message.text == "Hello! Here’s a café ☕:\n- one\n- two 😀"
+    assert answer.message.finish_reason == "stop"
+    assert isinstance(events[0], Started) and events[0].status == 200
+    assert isinstance(events[-1], Finished)
+    assert answer.message.usage is None
+    assert answer.metrics().estimated is True
+
+
+async def test_request_shape(replay):
+    replay.reply(Canned(fixture("openai_chat_usage.sse")))
+    await run(replay.base_url, key="sk-test-123", system="be brief", max_tokens=50, temperature=0.2)
+    seen = replay.seen[0]
+    assert seen.path == "/v1/chat/completions"
+    assert seen.headers["authorization"] == "Bearer sk-test-123"
+    assert seen.headers["accept"] == "text/event-stream"
+    assert seen.body["stream"] is True
+    assert seen.body["stream_options"] == {"include_usage": True}
+    assert seen.body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+    assert seen.body["max_tokens"] == 50 and seen.body["temperature"] == 0.2
+
+
+async def test_usage_chunk_with_empty_choices(replay):
+    replay.reply(Canned(fixture("openai_chat_usage.sse")))
+    answer, _ = await run(replay.base_url)
+    assert answer.message.text == "The capital of France is Paris."
+    usage = answer.message.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (14, 7, 0)
+    metrics = answer.metrics()
+    assert metrics.tokens_received == 7 and metrics.estimated is False
+
+
+async def test_tool_call_fragments_accumulate_by_index(replay):
+    replay.reply(Canned(fixture("openai_chat_tool_calls.sse"), chunk_size=5))
+    answer, events = await run(replay.base_url)
+    fragments = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert len(fragments) == 11  # 2 openers + 6 + 3 argument pieces
+    calls = answer.message.tool_calls
+    assert [c.id for c in calls] == ["call_7kQmZr0V3nXcT1bL9aPyW2sE", "call_Hh2Ww9nLq4Zs8Xc1Vb6Mk3Rt"]
+    assert [c.name for c in calls] == ["get_weather", "get_time"]
+    assert calls[0].arguments_raw == '{"city": "Paris", "unit": "celsius"}'
+    assert calls[0].arguments == {"city": "Paris", "unit": "celsius"}
+    assert calls[1].arguments == {"tz": "Europe/Paris"}
+    assert all(c.complete and c.parse_error is None for c in calls)
+    assert answer.message.finish_reason == "tool_calls"
+    assert answer.message.text == ""
+
+
+async def test_tool_call_arguments_parse_partially_while_streaming(replay):
+    replay.reply(Canned(fixture("openai_chat_tool_calls.sse")))
+    snapshots = []
+    async with ChatClient(endpoint(replay.base_url)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        async with answer:
+            async for event in answer:
+                if isinstance(event, ToolCallDelta) and event.index == 0 and event.arguments:
+                    snapshots.append(answer.message.tool_calls[0].arguments)
+    # trailing-strings mode: a growing string value shows before it is complete
+    assert snapshots == [
+        {},
+        {},
+        {"city": "Paris"},
+        {"city": "Paris"},
+        {"city": "Paris", "unit": "c"},
+        {"city": "Paris", "unit": "celsius"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "reasoning", "text", "usage"),
+    [
+        ("openai_compat_deepseek_reasoning.sse", "9.11 vs 9.8: compare tenths, 1 < 8.", "9.8 is greater.", (18, 24, 17)),
+        ("vllm_chat_continuous_usage.sse", "Greeting requested.", "Hi there!", (12, 8, None)),
+        ("llamacpp_chat_timings.sse", "Simple greeting.", "Hello world", (11, 9, None)),
+        ("ollama_openai_reasoning.sse", "The user wants a greeting.", "Hello! How can I help?", (18, 12, None)),
+    ],
+)
+async def test_reasoning_both_field_names_and_keepalives(replay, name, reasoning, text, usage):
+    replay.reply(Canned(fixture(name), chunk_size=3))
+    answer, _ = await run(replay.base_url)
+    assert answer.message.reasoning == reasoning
+    assert answer.message.text == text
+    got = answer.message.usage
+    assert (got.input_tokens, got.output_tokens, got.reasoning_tokens) == usage
+    assert answer.message.finish_reason == "stop"
+
+
+async def test_error_object_mid_stream_keeps_partial_text(replay):
+    replay.reply(Canned(fixture("openai_chat_error_midstream.sse")))
+    answer = None
+    async with ChatClient(endpoint(replay.base_url)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        with pytest.raises(StreamError) as info:
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert answer.message.text == "Once upon a time"
+    assert "server_error" in str(info.value)
+    assert "The server had an error while processing your request" in str(info.value)
+    assert answer.message.error == str(info.value)
+    assert answer.message.cancelled is False
+    assert "\n" not in str(info.value)
+
+
+async def test_eof_without_done_or_finish_is_an_error(replay):
+    body = fixture("openai_chat_text.sse")
+    cut = body.split(b"\n\n")[:5]
+    replay.reply(Canned(b"\n\n".join(cut) + b"\n\n"))
+    answer = None
+    async with ChatClient(endpoint(replay.base_url)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        with pytest.raises(StreamError, match="ended before the answer finished"):
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert answer.message.text.startswith("Hello")
+
+
+async def test_done_without_finish_reason_is_kept_as_cut_off(replay):
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
+    replay.reply(Canned(body))
+    answer, events = await run(replay.base_url)
+    assert answer.message.text == "Hi"
+    assert events[-1] == Finished(None)
+    assert answer.message.finish_reason is None and answer.message.interrupted
+
+
+async def test_empty_200_body_is_a_clear_error(replay):
+    replay.reply(Canned(b""))
+    with pytest.raises(StreamError, match="sent no events at all"):
+        await run(replay.base_url)
+
+
+async def test_crlf_and_comments(replay):
+    body = (
+        b": keep-alive\r\n\r\n"
+        b'data: {"choices":[{"index":0,"delta":{"content":"a\\r\\nb"}}]}\r\n\r\n'
+        b": ping\r\n\r\n"
+        b'data: {"choices":[{"index":0,"delta":{"content":" c"},"finish_reason":"stop"}]}\r\n\r\n'
+        b"data: [DONE]\r\n\r\n"
+    )
+    replay.reply(Canned(body, chunk_size=1))
+    answer, events = await run(replay.base_url)
+    assert answer.message.text == "a\r\nb c"
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["a\r\nb", " c"]
+
+
+async def test_html_502_becomes_one_clear_line(replay):
+    html = (
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        b"</body>\r\n</html>\r\n"
+    )
+    replay.reply(Canned(html, status=502, content_type="text/html"))
+    with pytest.raises(StreamError) as info:
+        await run(replay.base_url)
+    error = info.value
+    assert error.status == 502 and error.kind == "server"
+    assert str(error).startswith("HTTP 502")
+    assert "502 Bad Gateway" in str(error) and "<" not in str(error)
+    assert "retry" in str(error)
+
+
+async def test_200_html_instead_of_event_stream(replay):
+    replay.reply(Canned(b"<html><body><p>Login required</p></body></html>", content_type="text/html"))
+    with pytest.raises(StreamError) as info:
+        await run(replay.base_url)
+    assert "expected an event stream but got text/html" in str(info.value)
+    assert "Login required" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "fix"),
+    [
+        (401, b'{"error":{"message":"Incorrect API key provided: sk-...abcd.","type":"invalid_request_error","code":"invalid_api_key"}}', "auth", "OPENAI_API_KEY"),
+        (404, b'{"error":{"message":"The model `m` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}', "not_found", "model name 'm'"),
+        (429, b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota"}}', "rate_limit", "out of quota"),
+        (500, b"Internal Server Error", "server", "retry"),
+        (400, b'{"error":"model \'x\' not found"}', "bad_request", None),
+    ],
+)
+async def test_status_errors(replay, status, body, kind, fix):
+    content_type = "application/json" if body.startswith(b"{") else "text/plain"
+    replay.reply(Canned(body, status=status, content_type=content_type))
+    with pytest.raises(StreamError) as info:
+        await run(replay.base_url, key="sk-x")
+    error = info.value
+    assert error.kind == kind and error.status == status
+    assert str(error).startswith(f"HTTP {status}")
+    if fix:
+        assert fix in str(error)
+    if body.startswith(b"{"):
+        assert error.message.split(": ", 1)[1] in body.decode().replace('\\"', '"')
+
+
+async def test_connection_refused_names_the_base_url():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    url = f"http://127.0.0.1:{port}/v1"
+    with pytest.raises(StreamError) as info:
+        await run(url)
+    assert info.value.kind == "connect"
+    assert url in str(info.value) and "connection refused" in str(info.value)
+    assert "--base-url" in str(info.value)
+
+
+async def test_read_timeout_between_events(replay):
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"slow"}}]}\n\n' * 3
+    replay.reply(Canned(body, chunk_size=len(body) // 3, delay=1.0))
+    async with ChatClient(endpoint(replay.base_url), timeouts=Timeouts(connect=2, read=0.3)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        with pytest.raises(StreamError, match=r"sent nothing for 0.3 s"):
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert answer.message.text == "slow"
+    assert answer.error.kind == "timeout"
+
+
+async def test_non_streaming_response(replay):
+    body = (
+        b'{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant",'
+        b'"content":"Paris.","reasoning_content":"easy"},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}'
+    )
+    replay.reply(Canned(body, content_type="application/json"))
+    answer, _ = await run(replay.base_url, stream=False)
+    assert replay.seen[0].body["stream"] is False
+    assert "stream_options" not in replay.seen[0].body
+    assert answer.message.text == "Paris." and answer.message.reasoning == "easy"
+    assert answer.message.usage.output_tokens == 2
+    assert answer.message.finish_reason == "stop"
+
+
+async def test_invalid_tool_arguments_keep_raw_text(replay):
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function",'
+        b'"function":{"name":"f","arguments":"{\\"a\\": \\"line\\u0001x\\"}"}}]}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"c2","type":"function",'
+        b'"function":{"name":"g","arguments":"{\\"cut\\": \\"off"}}]},"finish_reason":"tool_calls"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    replay.reply(Canned(body))
+    answer, _ = await run(replay.base_url)
+    first, second = answer.message.tool_calls
+    assert first.arguments == {"a": "line\x01x"}
+    assert second.arguments_raw == '{"cut": "off'
+    assert second.arguments == {"cut": "off"}
+    assert second.parse_error and "not valid JSON" in second.parse_error
