@@ -19,6 +19,8 @@ and `__aexit__` always runs to record what happened.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -203,7 +205,8 @@ class AnswerStream:
                 await self._check_event_stream(response)
                 parser = wire.parser()
                 received = 0
-                async for sse in EventSource(response).aiter_sse():
+                sse_events = EventSource(response).aiter_sse()
+                async for sse in sse_events:
                     if not sse.data:
                         continue  # httpx-sse dispatches empty events the spec drops
                     received += 1
@@ -220,6 +223,8 @@ class AnswerStream:
                     )
                 for event in parser.end():
                     yield event
+                if parser.done:
+                    await _drain(sse_events)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
 
@@ -292,6 +297,20 @@ class AnswerStream:
                 fix="the server or a proxy closed it; retry",
             )
         return StreamError(f"request failed: {_reason(exc)}", kind="connect")
+
+
+async def _drain(events: AsyncIterator[Any], limit: float = 0.1) -> None:
+    """Read what follows the end marker (usually just the chunked-body trailer)
+    so httpcore can keep the connection for the next turn; a server that
+    keeps talking after `[DONE]` gets `limit` seconds and then its
+    connection is closed."""
+
+    async def rest() -> None:
+        async for _ in events:
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
+        await asyncio.wait_for(rest(), limit)
 
 
 def _classify(status: int, endpoint: Endpoint, said: str) -> tuple[str, str | None]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.replay import Canned, fixture
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import StreamError
 from tokentide.client.events import Finished, Message, Started, TextDelta, ToolCallDelta
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
+
+from tests.replay import Canned, fixture
 
 
 def endpoint(url: str, key: str | None = None) -> Endpoint:
@@ -70,7 +70,10 @@ async def test_tool_call_fragments_accumulate_by_index(replay):
     fragments = [e for e in events if isinstance(e, ToolCallDelta)]
     assert len(fragments) == 11  # 2 openers + 6 + 3 argument pieces
     calls = answer.message.tool_calls
-    assert [c.id for c in calls] == ["call_7kQmZr0V3nXcT1bL9aPyW2sE", "call_Hh2Ww9nLq4Zs8Xc1Vb6Mk3Rt"]
+    assert [c.id for c in calls] == [
+        "call_7kQmZr0V3nXcT1bL9aPyW2sE",
+        "call_Hh2Ww9nLq4Zs8Xc1Vb6Mk3Rt",
+    ]
     assert [c.name for c in calls] == ["get_weather", "get_time"]
     assert calls[0].arguments_raw == '{"city": "Paris", "unit": "celsius"}'
     assert calls[0].arguments == {"city": "Paris", "unit": "celsius"}
@@ -103,10 +106,20 @@ async def test_tool_call_arguments_parse_partially_while_streaming(replay):
 @pytest.mark.parametrize(
     ("name", "reasoning", "text", "usage"),
     [
-        ("openai_compat_deepseek_reasoning.sse", "9.11 vs 9.8: compare tenths, 1 < 8.", "9.8 is greater.", (18, 24, 17)),
+        (
+            "openai_compat_deepseek_reasoning.sse",
+            "9.11 vs 9.8: compare tenths, 1 < 8.",
+            "9.8 is greater.",
+            (18, 24, 17),
+        ),
         ("vllm_chat_continuous_usage.sse", "Greeting requested.", "Hi there!", (12, 8, None)),
         ("llamacpp_chat_timings.sse", "Simple greeting.", "Hello world", (11, 9, None)),
-        ("ollama_openai_reasoning.sse", "The user wants a greeting.", "Hello! How can I help?", (18, 12, None)),
+        (
+            "ollama_openai_reasoning.sse",
+            "The user wants a greeting.",
+            "Hello! How can I help?",
+            (18, 12, None),
+        ),
     ],
 )
 async def test_reasoning_both_field_names_and_keepalives(replay, name, reasoning, text, usage):
@@ -196,7 +209,9 @@ async def test_html_502_becomes_one_clear_line(replay):
 
 
 async def test_200_html_instead_of_event_stream(replay):
-    replay.reply(Canned(b"<html><body><p>Login required</p></body></html>", content_type="text/html"))
+    replay.reply(
+        Canned(b"<html><body><p>Login required</p></body></html>", content_type="text/html")
+    )
     with pytest.raises(StreamError) as info:
         await run(replay.base_url)
     assert "expected an event stream but got text/html" in str(info.value)
@@ -206,9 +221,24 @@ async def test_200_html_instead_of_event_stream(replay):
 @pytest.mark.parametrize(
     ("status", "body", "kind", "fix"),
     [
-        (401, b'{"error":{"message":"Incorrect API key provided: sk-...abcd.","type":"invalid_request_error","code":"invalid_api_key"}}', "auth", "OPENAI_API_KEY"),
-        (404, b'{"error":{"message":"The model `m` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}', "not_found", "model name 'm'"),
-        (429, b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota"}}', "rate_limit", "out of quota"),
+        (
+            401,
+            b'{"error":{"message":"Incorrect API key provided: sk-...abcd.","type":"invalid_request_error","code":"invalid_api_key"}}',
+            "auth",
+            "OPENAI_API_KEY",
+        ),
+        (
+            404,
+            b'{"error":{"message":"The model `m` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}',
+            "not_found",
+            "model name 'm'",
+        ),
+        (
+            429,
+            b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota"}}',
+            "rate_limit",
+            "out of quota",
+        ),
         (500, b"Internal Server Error", "server", "retry"),
         (400, b'{"error":"model \'x\' not found"}', "bad_request", None),
     ],
@@ -245,7 +275,9 @@ async def test_connection_refused_names_the_base_url():
 async def test_read_timeout_between_events(replay):
     body = b'data: {"choices":[{"index":0,"delta":{"content":"slow"}}]}\n\n' * 3
     replay.reply(Canned(body, chunk_size=len(body) // 3, delay=1.0))
-    async with ChatClient(endpoint(replay.base_url), timeouts=Timeouts(connect=2, read=0.3)) as client:
+    async with ChatClient(
+        endpoint(replay.base_url), timeouts=Timeouts(connect=2, read=0.3)
+    ) as client:
         answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
         with pytest.raises(StreamError, match=r"sent nothing for 0.3 s"):
             async with answer:

@@ -205,7 +205,9 @@ def error_in_stream(error: Any) -> StreamError:
     detail = error if isinstance(error, dict) else {"message": str(error)}
     message = error_text({"error": error}) or "An error occurred during streaming"
     kind_name = detail.get("type") or detail.get("code")
-    label = f"the server reported an error mid-stream ({kind_name})" if kind_name else (
-        "the server reported an error mid-stream"
+    label = (
+        f"the server reported an error mid-stream ({kind_name})"
+        if kind_name
+        else ("the server reported an error mid-stream")
     )
     return StreamError(f"{label}: {message}", kind="provider", detail=detail)

@@ -1,0 +1,286 @@
+"""`tokentide ask` as a user runs it: a real subprocess against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tokentide.client.demo_server import DemoServer
+
+from tests.replay import Canned, fixture
+
+SCRIPT = Path(sys.executable).parent / "tokentide"
+CMD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tokentide.tui.cli"]
+
+
+def clean_env(tmp_path) -> dict[str, str]:
+    """What a new user has: no keys, no config, an empty home."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "TOKENTIDE_CONFIG": str(tmp_path / "config.toml"),
+        "LANG": "C.UTF-8",
+    }
+
+
+def tokentide(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 30):
+    return subprocess.run(
+        [*CMD, *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def demo():
+    with DemoServer(tokens_per_second=4000, ttft=0.01) as server:
+        yield server
+
+
+def test_ask_demo_with_empty_environment(tmp_path):
+    result = tokentide(
+        "ask", "--demo", "/echo Hello **world**\n\n- a list", env=clean_env(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello **world**\n\n- a list"
+
+
+def test_nothing_configured_uses_demo_and_says_so(tmp_path):
+    result = tokentide("ask", "hello", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    notice = [line for line in result.stderr.splitlines() if "demo provider" in line]
+    assert len(notice) == 1
+
+
+def test_stdout_is_exactly_the_answer(tmp_path, demo):
+    text = (
+        "# Title\n\nSome `code` and a [link](https://example.com).\n\n```python\nprint('hi')\n```"
+    )
+    demo.script(text)
+    env = clean_env(tmp_path)
+    result = tokentide("ask", "--base-url", demo.base_url, "--model", "demo", "x", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == text
+    assert result.stderr == ""
+
+
+def test_prompt_from_stdin_and_combined(tmp_path, demo):
+    env = clean_env(tmp_path)
+    result = tokentide(
+        "ask", "--base-url", demo.base_url, "-m", "demo", "-", env=env, input="/echo piped"
+    )
+    assert result.returncode == 0 and result.stdout == "piped"
+    result = tokentide(
+        "ask", "--base-url", demo.base_url, "-m", "demo", env=env, input="/echo bare pipe"
+    )
+    assert result.stdout == "bare pipe"
+    tokentide(
+        "ask", "--base-url", demo.base_url, "-m", "demo", "summarise:", env=env, input="the file"
+    )
+    assert demo.requests[-1].body["messages"][-1]["content"] == "summarise:\n\nthe file"
+
+
+def test_json_output_fields(tmp_path, demo):
+    env = clean_env(tmp_path)
+    demo.script("The answer.", reasoning="Think first.")
+    result = tokentide(
+        "ask", "--base-url", demo.base_url, "--model", "demo", "--json", "q", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {
+        "text", "reasoning", "tool_calls", "finish_reason", "usage", "metrics",
+        "cancelled", "tokens_saved", "error",
+    }  # fmt: skip
+    assert data["text"] == "The answer." and data["reasoning"] == "Think first."
+    assert data["finish_reason"] == "stop" and data["cancelled"] is False
+    assert data["tokens_saved"] is None and data["error"] is None
+    assert data["usage"]["output_tokens"] == demo.requests[-1].tokens_sent
+    assert data["usage"]["input_tokens"] > 0
+    metrics = data["metrics"]
+    assert set(metrics) == {"ttft_ms", "tokens_per_s", "total_ms", "tokens_received", "estimated"}
+    assert (
+        metrics["estimated"] is False
+        and metrics["tokens_received"] == data["usage"]["output_tokens"]
+    )
+    assert 0 < metrics["ttft_ms"] < metrics["total_ms"]
+
+
+def test_json_tool_calls_against_any_openai_server(tmp_path, replay):
+    replay.reply(Canned(fixture("openai_chat_tool_calls.sse")))
+    env = clean_env(tmp_path)
+    result = tokentide(
+        "ask", "--provider", "openai", "--base-url", replay.base_url, "--model", "M", "--json", "w?",
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tool_calls"] == [
+        {
+            "id": "call_7kQmZr0V3nXcT1bL9aPyW2sE",
+            "name": "get_weather",
+            "arguments": {"city": "Paris", "unit": "celsius"},
+            "arguments_raw": '{"city": "Paris", "unit": "celsius"}',
+        },
+        {
+            "id": "call_Hh2Ww9nLq4Zs8Xc1Vb6Mk3Rt",
+            "name": "get_time",
+            "arguments": {"tz": "Europe/Paris"},
+            "arguments_raw": '{"tz": "Europe/Paris"}',
+        },
+    ]
+    assert data["finish_reason"] == "tool_calls" and data["text"] == ""
+    assert data["metrics"]["estimated"] is True
+
+
+def test_json_error_midstream_keeps_partial(tmp_path, replay):
+    replay.reply(Canned(fixture("openai_chat_error_midstream.sse")))
+    result = tokentide(
+        "ask", "--base-url", replay.base_url, "--model", "M", "--json", "q", env=clean_env(tmp_path)
+    )
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["text"] == "Once upon a time"
+    assert "server_error" in data["error"]
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_errors_exit_1_with_one_line(tmp_path, demo):
+    env = clean_env(tmp_path)
+    result = tokentide("ask", "--base-url", demo.base_url, "--model", "nope", "q", env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "HTTP 404" in lines[0] and "nope" in lines[0] and "tokentide models" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_connection_refused(tmp_path):
+    result = tokentide("ask", "--base-url", "http://127.0.0.1:9/v1", "q", env=clean_env(tmp_path))
+    assert result.returncode == 1
+    assert "connection refused" in result.stderr and "--base-url" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = tokentide(
+        "ask", "--debug", "--base-url", "http://127.0.0.1:9/v1", "q", env=clean_env(tmp_path)
+    )
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    env = clean_env(tmp_path)
+    assert tokentide("ask", "--no-such-option", "q", env=env).returncode == 2
+    result = tokentide("ask", "--provider", "nope", "q", env=env)
+    assert result.returncode == 2 and "unknown provider 'nope'" in result.stderr
+    assert tokentide("ask", env=env).returncode == 2  # no prompt, stdin is /dev/null
+
+
+def test_no_stream(tmp_path, demo):
+    demo.script("whole answer")
+    result = tokentide(
+        "ask",
+        "--base-url",
+        demo.base_url,
+        "-m",
+        "demo",
+        "--no-stream",
+        "q",
+        env=clean_env(tmp_path),
+    )
+    assert result.returncode == 0 and result.stdout == "whole answer"
+    assert demo.requests[-1].body["stream"] is False
+
+
+def test_stats_on_stderr(tmp_path, demo):
+    demo.script("one two three four")
+    result = tokentide(
+        "ask", "--base-url", demo.base_url, "-m", "demo", "--stats", "q", env=clean_env(tmp_path)
+    )
+    assert result.stdout == "one two three four"
+    assert "TTFT" in result.stderr and "tok/s" in result.stderr and "server usage" in result.stderr
+
+
+def test_ctrl_c_closes_the_connection_and_exits_130(tmp_path):
+    with DemoServer(tokens_per_second=100, ttft=0.05) as server:
+        proc = subprocess.Popen(
+            [
+                *CMD,
+                "ask",
+                "--base-url",
+                server.base_url,
+                "-m",
+                "demo",
+                "--max-tokens",
+                "4000",
+                "tell me about rust",
+            ],
+            env=clean_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        record = server.wait_for(lambda r: r.tokens_sent >= 20, timeout=15)
+        sent_at = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        record = server.wait_for(lambda r: r.disconnected_at is not None, timeout=5)
+    assert proc.returncode == 130, err
+    assert record.disconnected_at - sent_at < 0.2
+    assert not record.completed
+    assert len(out) > 0
+    line = [x for x in err.splitlines() if "cancelled after" in x]
+    assert len(line) == 1
+    received = int(line[0].split("cancelled after ")[1].split()[0])
+    saved = int(line[0].split("~")[1].split()[0])
+    assert abs(received - record.tokens_sent) <= 2
+    assert saved == 4000 - received
+    assert "Traceback" not in err
+
+
+def test_help_does_not_import_textual():
+    code = (
+        "import sys\n"
+        "from tokentide.tui import cli\n"
+        "for args in (['ask', '--help'], ['--help']):\n"
+        "    try:\n"
+        "        cli.app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TEXTUAL' if 'textual' in sys.modules else 'CLEAN')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
+    assert result.stdout.strip().endswith("CLEAN"), result.stdout
+    assert "--max-tokens" in result.stdout and "--json" in result.stdout
+
+
+def test_client_imports_no_textual_or_rich():
+    code = (
+        "import sys, pkgutil, importlib\n"
+        "import tokentide.client as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, 'tokentide.client.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich', 'typer')"
+        " or n.startswith('tokentide.tui')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,230 @@
+"""`tokentide ask`: one answer streamed to stdout, for people and pipelines.
+
+stdout gets the answer text and nothing else (exactly the text when it is not
+a terminal; with --json, one JSON object instead). Everything for the human -
+notices, stats, the cancel line, errors - goes to stderr, so
+`tokentide ask "..." | less` and `$(tokentide ask ...)` stay clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from tokentide.client.config import Settings
+from tokentide.client.errors import StreamError
+from tokentide.client.events import Message, ReasoningDelta, TextDelta
+from tokentide.client.meter import expectation
+from tokentide.client.request import ChatRequest
+from tokentide.client.stream import AnswerStream, ChatClient
+
+from .safe_text import terminal_safe
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+@dataclass
+class AskOptions:
+    prompt: str
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = True
+    json: bool = False
+    stats: bool = False
+    debug: bool = False
+
+
+def run_ask(settings: Settings, options: AskOptions) -> int:
+    with demo_endpoint(settings):
+        return asyncio.run(_ask(settings, options))
+
+
+async def _ask(settings: Settings, options: AskOptions) -> int:
+    out = _Output(sys.stdout, sys.stderr, raw=options.json)
+    endpoint = settings.endpoint
+    request = ChatRequest(
+        model=endpoint.model,
+        messages=[Message("user", options.prompt)],
+        system=settings.system,
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
+        stream=options.stream,
+    )
+    expected = expectation(options.max_tokens, None, settings.expected_tokens)
+    code = EXIT_OK
+    answer: AnswerStream | None = None
+    async with ChatClient(endpoint, timeouts=settings.timeouts) as client:
+        answer = client.stream(request, expected=expected)
+        with _cancel_on_sigint():
+            try:
+                async with answer:
+                    async for event in answer:
+                        if isinstance(event, TextDelta):
+                            out.text(event.text)
+                        elif isinstance(event, ReasoningDelta):
+                            out.reasoning(event.text)
+            except asyncio.CancelledError:
+                code = EXIT_CANCELLED
+            except StreamError:
+                code = EXIT_ERROR
+                if options.debug:
+                    traceback.print_exc()
+    out.end_text()
+    message, metrics = answer.message, answer.metrics()
+    if options.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+    else:
+        for call in message.tool_calls:
+            out.note(f"tool call: {call.name}({call.arguments_raw})")
+    if code == EXIT_CANCELLED:
+        saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
+        out.note(f"cancelled after {metrics.tokens_received} tokens, ~{saved} saved")
+    elif code == EXIT_ERROR:
+        out.note(f"error: {message.error}")
+    elif message.finish_reason is None:
+        out.note("the server ended the answer without a finish reason: it may be cut off")
+    elif message.finish_reason == "length":
+        out.note("stopped at the token limit (finish reason: length)")
+    if options.stats:
+        out.note(stats_line(answer))
+    return code
+
+
+def answer_json(answer: AnswerStream) -> dict[str, Any]:
+    message, metrics = answer.message, answer.metrics()
+    usage = message.usage
+    return {
+        "model": message.model,
+        "text": message.text,
+        "reasoning": message.reasoning,
+        "tool_calls": [call.to_dict() for call in message.tool_calls],
+        "finish_reason": message.finish_reason,
+        "usage": {
+            "input_tokens": usage.input_tokens if usage else None,
+            "output_tokens": usage.output_tokens if usage else None,
+        },
+        "metrics": metrics.to_dict(),
+        "cancelled": message.cancelled,
+        "tokens_saved": metrics.tokens_saved.tokens if metrics.tokens_saved else None,
+        "error": message.error,
+    }
+
+
+def stats_line(answer: AnswerStream) -> str:
+    m = answer.metrics()
+    parts = [
+        f"TTFT {m.ttft_ms:.0f} ms" if m.ttft_ms is not None else "TTFT –",
+        f"{m.tokens_per_s:.1f} tok/s" if m.tokens_per_s is not None else "– tok/s",
+        f"{m.tokens_received} tokens ({m.count_method})",
+        f"{m.total_ms / 1000:.2f} s total" if m.total_ms is not None else "",
+    ]
+    if m.tokens_saved:
+        parts.append(m.tokens_saved.describe())
+    return " · ".join(p for p in parts if p)
+
+
+class _Output:
+    """Writes the answer as it arrives; sanitises it only for a terminal."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO, raw: bool) -> None:
+        self.stdout, self.stderr = stdout, stderr
+        self.silent = raw
+        self.tty = stdout.isatty()
+        self.err_tty = stderr.isatty()
+        self.last = ""
+        self.in_reasoning = False
+
+    def text(self, text: str) -> None:
+        if self.silent:
+            return
+        self._close_reasoning()
+        self.stdout.write(terminal_safe(text) if self.tty else text)
+        self.stdout.flush()
+        self.last = text[-1:] or self.last
+
+    def reasoning(self, text: str) -> None:
+        # Reasoning is for a person watching: never in a pipeline's stdout.
+        if self.silent or not self.err_tty:
+            return
+        if not self.in_reasoning:
+            self.stderr.write("\x1b[2m")
+            self.in_reasoning = True
+        self.stderr.write(terminal_safe(text))
+        self.stderr.flush()
+
+    def _close_reasoning(self) -> None:
+        if self.in_reasoning:
+            self.stderr.write("\x1b[0m\n")
+            self.in_reasoning = False
+
+    def end_text(self) -> None:
+        self._close_reasoning()
+        if self.tty and not self.silent and self.last and self.last != "\n":
+            self.stdout.write("\n")
+            self.stdout.flush()
+
+    def note(self, line: str) -> None:
+        print(f"tokentide: {line}", file=self.stderr, flush=True)
+
+
+@contextmanager
+def _cancel_on_sigint():
+    """Ctrl-C cancels the running task, so the stream closes its connection
+    in the normal cancellation path (the same one Esc uses in the app)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+@contextmanager
+def demo_endpoint(settings: Settings):
+    """Start the demo server in-process when the demo provider is chosen."""
+    if not settings.endpoint.is_demo:
+        yield
+        return
+    from tokentide.client.demo_server import DemoServer
+
+    with DemoServer() as server:
+        settings.endpoint.base_url = server.base_url
+        yield
+
+
+def run_models(settings: Settings, debug: bool = False) -> int:
+    with demo_endpoint(settings):
+        return asyncio.run(_models(settings, debug))
+
+
+async def _models(settings: Settings, debug: bool) -> int:
+    import httpx
+
+    endpoint = settings.endpoint
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=settings.timeouts.connect) as http:
+            response = await http.get(f"{endpoint.base_url}/models", headers=headers)
+        response.raise_for_status()
+        ids = sorted(item["id"] for item in response.json().get("data", []))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"tokentide: error: cannot list models at {endpoint.base_url}: {exc}", file=sys.stderr
+        )
+        return EXIT_ERROR
+    for model_id in ids:
+        print(model_id)
+    return EXIT_OK

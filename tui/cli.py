@@ -1,0 +1,241 @@
+"""The `tokentide` command line.
+
+Kept thin and fast to start: Textual is imported only by the command that
+opens the app, so `tokentide ask` and every `--help` start without it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from typing import Annotated
+
+import typer
+from tokentide.client.errors import StreamError
+
+app = typer.Typer(
+    name="tokentide",
+    help="Chat with LLMs in the terminal: streamed Markdown, honest TTFT and tokens/s, "
+    "and Esc stops generation (and billing) mid-answer.",
+    add_completion=False,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        "-p",
+        help="openai, ollama, demo, or a [providers.NAME] from the config file.",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url", help="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1."
+    ),
+]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
+DemoOpt = Annotated[
+    bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    system: SystemOpt = None,
+    demo: DemoOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Open the chat app (the default command)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(provider, model, base_url, system, demo, debug)
+    from .app import run_app  # Textual is imported here and only here.
+
+    raise typer.Exit(run_app(settings))
+
+
+@app.command()
+def ask(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
+    ] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    system: SystemOpt = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Stop after this many tokens.")
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature."),
+    ] = None,
+    no_stream: Annotated[
+        bool,
+        typer.Option("--no-stream", help="One non-streaming request; print the answer when done."),
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object (text, tool calls, usage, metrics...) at the end."
+        ),
+    ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Print TTFT, tokens/s and token counts on stderr.")
+    ] = False,
+    demo: DemoOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Stream one answer to stdout. Ctrl-C stops it and closes the connection."""
+    from .ask import AskOptions, run_ask
+
+    text = _read_prompt(prompt)
+    settings = _settings(provider, model, base_url, system, demo, debug)
+    options = AskOptions(
+        prompt=text,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=not no_stream,
+        json=json_out,
+        stats=stats,
+        debug=debug,
+    )
+    raise typer.Exit(run_ask(settings, options))
+
+
+@app.command()
+def models(
+    provider: ProviderOpt = None,
+    base_url: BaseUrlOpt = None,
+    demo: DemoOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the models the provider serves (GET /models)."""
+    from .ask import run_models
+
+    settings = _settings(provider, None, base_url, None, demo, debug)
+    raise typer.Exit(run_models(settings, debug=debug))
+
+
+@app.command("demo-server")
+def demo_server(
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
+    ] = 8765,
+    tokens_per_second: Annotated[
+        float, typer.Option("--tokens-per-second", min=0.1, help="Generation speed.")
+    ] = 60.0,
+    ttft: Annotated[
+        float, typer.Option("--ttft", min=0.0, help="Seconds before the first token.")
+    ] = 0.35,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Require this bearer key (to test 401s).")
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Fault for successive requests, e.g. http:500, midstream_error, truncate.",
+        ),
+    ] = None,
+) -> None:
+    """Run the offline demo server (OpenAI-compatible) in the foreground."""
+    from tokentide.client.demo_server import serve_forever
+
+    def ready(base_url: str) -> None:
+        print(f"tokentide demo server listening on {base_url}", flush=True)
+        print(f"  try: tokentide --base-url {base_url} --model demo", flush=True)
+
+    try:
+        serve_forever(
+            port=port,
+            tokens_per_second=tokens_per_second,
+            ttft=ttft,
+            api_key=api_key,
+            faults=list(fault or []),
+            ready=ready,
+            log=lambda line: print(line, flush=True),
+        )
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} — pick another --port")
+    except KeyboardInterrupt:
+        pass
+
+
+def _settings(
+    provider: str | None,
+    model: str | None,
+    base_url: str | None,
+    system: str | None,
+    demo: bool,
+    debug: bool,
+):
+    from tokentide.client.config import resolve
+
+    try:
+        settings = resolve(
+            provider="demo" if demo else provider, model=model, base_url=base_url, system=system
+        )
+    except StreamError as exc:
+        if debug:
+            raise
+        _fail(str(exc), code=2)
+    if settings.notice:
+        print(f"tokentide: {settings.notice}", file=sys.stderr)
+    return settings
+
+
+def _read_prompt(prompt: str | None) -> str:
+    """The prompt from the argument, stdin, or both (`cat f | tokentide ask "summarise"`)."""
+    stdin_text = ""
+    if prompt in (None, "-"):
+        if sys.stdin is None or sys.stdin.isatty():
+            _fail("no prompt: pass one as an argument or pipe it on stdin", code=2)
+        stdin_text = sys.stdin.read()
+        if not stdin_text.strip():
+            _fail("no prompt: stdin was empty", code=2)
+        return stdin_text
+    if _stdin_is_data():
+        stdin_text = sys.stdin.read()
+    if stdin_text.strip():
+        return f"{prompt}\n\n{stdin_text}"
+    if not prompt.strip():
+        _fail("no prompt: the prompt is empty", code=2)
+    return prompt
+
+
+def _stdin_is_data() -> bool:
+    """True for a pipe or a redirected file; false for a terminal, /dev/null or a socket,
+    which must not make `ask` wait for input nobody will send."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print(f"tokentide: error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
