@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tokentide.client.demo_server import DemoServer
 
 from tests.replay import Canned, fixture
+from tokentide.client.demo_server import DemoServer
 
 SCRIPT = Path(sys.executable).parent / "tokentide"
 CMD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tokentide.tui.cli"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tokentide.client.config import resolve
 from tokentide.client.errors import StreamError
 

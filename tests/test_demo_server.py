@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tokentide.client.demo_answers import (
     ANSWERS,
     GREETING,

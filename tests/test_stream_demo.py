@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+
 from tokentide.client.config import Endpoint
 from tokentide.client.demo_server import DemoServer
 from tokentide.client.events import Message, TextDelta

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.replay import Canned, fixture
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import StreamError
 from tokentide.client.events import Finished, Message, Started, TextDelta, ToolCallDelta
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
-
-from tests.replay import Canned, fixture
 
 
 def endpoint(url: str, key: str | None = None) -> Endpoint:

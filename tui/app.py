@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from textual.app import App
+from textual.binding import Binding
+
 from tokentide.client.config import Settings
 
 from .screens.chat import ChatScreen
 
 
 class TokentideApp(App[int]):
-    """Holds the settings and the chat screen; the screen does the work."""
+    """Holds the settings; the chat screen does the work."""
 
     TITLE = "tokentide"
-    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -21,6 +23,15 @@ class TokentideApp(App[int]):
     def on_mount(self) -> None:
         self.sub_title = self.settings.endpoint.describe()
         self.push_screen(ChatScreen(self.settings))
+        if self.settings.notice:
+            self.notify(self.settings.notice, title="tokentide", timeout=8)
+
+    async def action_quit(self) -> None:
+        """Quitting mid-answer stops it first, through the same cleanup as Esc."""
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                await screen.stop_streaming()
+        self.exit(0)
 
 
 def run_app(settings: Settings) -> int:

@@ -24,6 +24,7 @@ from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
 
+from .format import stats_line
 from .safe_text import terminal_safe
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -92,7 +93,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     elif message.finish_reason == "length":
         out.note("stopped at the token limit (finish reason: length)")
     if options.stats:
-        out.note(stats_line(answer))
+        out.note(stats_line(answer.metrics()))
     return code
 
 
@@ -114,19 +115,6 @@ def answer_json(answer: AnswerStream) -> dict[str, Any]:
         "tokens_saved": metrics.tokens_saved.tokens if metrics.tokens_saved else None,
         "error": message.error,
     }
-
-
-def stats_line(answer: AnswerStream) -> str:
-    m = answer.metrics()
-    parts = [
-        f"TTFT {m.ttft_ms:.0f} ms" if m.ttft_ms is not None else "TTFT –",
-        f"{m.tokens_per_s:.1f} tok/s" if m.tokens_per_s is not None else "– tok/s",
-        f"{m.tokens_received} tokens ({m.count_method})",
-        f"{m.total_ms / 1000:.2f} s total" if m.total_ms is not None else "",
-    ]
-    if m.tokens_saved:
-        parts.append(m.tokens_saved.describe())
-    return " · ".join(p for p in parts if p)
 
 
 class _Output:

@@ -12,6 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
+
 from tokentide.client.errors import StreamError
 
 app = typer.Typer(

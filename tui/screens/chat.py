@@ -1,90 +1,252 @@
-"""The chat screen: a conversation, a composer, and one stream worker."""
+"""The chat screen: a conversation, a composer, and one stream worker.
+
+Esc is a priority binding that cancels the worker directly. The cancellation
+raises inside the worker's `async with answer`, which closes the HTTP
+response (and its socket) before anything slower runs - rendering the rest,
+the footer, the notification - so the server sees EOF within milliseconds of
+the key event.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
-from textual import work
+from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Markdown, Static
+from textual.worker import Worker, WorkerState
+
 from tokentide.client.config import Settings
 from tokentide.client.errors import StreamError
-from tokentide.client.events import Message, TextDelta
+from tokentide.client.events import Message, ReasoningDelta, TextDelta, ToolCallDelta
+from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
-from tokentide.client.stream import ChatClient
+from tokentide.client.stream import AnswerStream, ChatClient
 
+from .. import format as fmt
 from ..safe_text import terminal_safe
+from ..widgets.assistant_message import AssistantMessage
+from ..widgets.blocks import ErrorBlock, NewOutputHint, UserMessage
+from ..widgets.composer import Composer
+from ..widgets.conversation import Conversation
+from ..widgets.status_line import StatusLine
+
+STATUS_INTERVAL = 0.1
+"""Seconds between status-line updates while streaming (at most ~10/s)."""
 
 
 class ChatScreen(Screen):
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop", priority=True),
+        Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
+        Binding("ctrl+r", "retry", "Retry", id="retry"),
+        Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
+        Binding("end", "follow", "Follow", id="follow", show=False),
     ]
+
+    DEFAULT_CSS = """
+    ChatScreen {
+        layout: vertical;
+        & > #conversation {
+            height: 1fr;
+            padding: 0 1;
+            scrollbar-gutter: stable;
+        }
+        & > Composer { margin: 0 1; }
+    }
+    """
+
+    streaming: var[bool] = var(False, bindings=True)
+    """True while an answer streams; drives which bindings apply."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
         self.client = ChatClient(settings.endpoint, timeouts=settings.timeouts)
-        self.history: list[Message] = []
+        self.turns: list[Message] = []
+        self.failed_prompt: str | None = None
+        self.answer: AnswerStream | None = None
+        self._answer_started = 0.0
+        self._stopping = False
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Footer, Header
+
         yield Header()
-        yield VerticalScroll(id="conversation")
-        yield Input(placeholder="Ask anything — Enter sends, Esc stops", id="composer")
+        yield Conversation(id="conversation")
+        yield NewOutputHint()
+        yield StatusLine()
+        yield Composer(id="composer", placeholder="Ask anything · Enter sends · Ctrl+J newline")
         yield Footer()
 
+    @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
     def on_mount(self) -> None:
-        self.query_one("#conversation", VerticalScroll).anchor()
-        self.query_one("#composer", Input).focus()
+        self.composer.focus()
+        self.status.idle(f"ready · {self.settings.endpoint.describe()}")
+        self._ticker = self.set_interval(STATUS_INTERVAL, self._tick, pause=True)
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
-        prompt = event.value.strip()
-        if not prompt:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return True if self.streaming else None
+        if action == "retry":
+            return (self.failed_prompt is not None and not self.streaming) or None
+        return True
+
+    # -- sending ---------------------------------------------------------
+
+    @on(Composer.Submitted)
+    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if self.streaming:
+            self.notify("An answer is still streaming: Esc stops it.", severity="warning")
             return
-        event.input.value = ""
-        conversation = self.query_one("#conversation", VerticalScroll)
-        await conversation.mount(Static(terminal_safe(prompt), classes="user", markup=False))
-        self.history.append(Message("user", prompt))
-        self.answer(list(self.history))
+        event.composer.load_text("")
+        await self.send(event.text)
 
-    @work(exclusive=True, group="stream")
-    async def answer(self, messages: list[Message]) -> None:
-        conversation = self.query_one("#conversation", VerticalScroll)
-        markdown = Markdown()
-        footer = Static("", classes="meta", markup=False)
-        await conversation.mount(markdown, footer)
-        stream = Markdown.get_stream(markdown)
-        endpoint = self.settings.endpoint
-        request = ChatRequest(endpoint.model, messages, system=self.settings.system)
-        answer = self.client.stream(request)
+    async def send(self, prompt: str) -> None:
+        self.failed_prompt = None
+        self.turns.append(Message("user", prompt))
+        view = AssistantMessage(self.settings.endpoint.model)
+        await self.conversation.mount_all([UserMessage(prompt), view])
+        self.conversation.follow()
+        self._hide_hint()
+        request = ChatRequest(
+            self.settings.endpoint.model, list(self.turns), system=self.settings.system
+        )
+        self.stream_answer(view, request)
+
+    @work(exclusive=True, group="stream", exit_on_error=False)
+    async def stream_answer(self, view: AssistantMessage, request: ChatRequest) -> None:
+        expected = expectation(None, None, self.settings.expected_tokens)
+        answer = self.client.stream(request, expected=expected)
+        self.answer = answer
+        self.streaming = True
+        self._stopping = False
+        self._answer_started = time.monotonic()
+        self._ticker.resume()
+        markdown = view.stream()
         try:
             async with answer:
                 async for event in answer:
                     if isinstance(event, TextDelta):
-                        await stream.write(terminal_safe(event.text))
+                        await markdown.write(terminal_safe(event.text))
+                        self._new_output()
+                    elif isinstance(event, ReasoningDelta):
+                        view.show_reasoning(answer.message.reasoning)
+                    elif isinstance(event, ToolCallDelta):
+                        view.show_tool_calls(answer.message.tool_calls)
+                        self._new_output()
         except StreamError:
-            pass
-        except asyncio.CancelledError:
-            raise
+            pass  # recorded on answer.message; shown below
         finally:
-            await stream.stop()
-            message, metrics = answer.message, answer.metrics()
-            self.history.append(message)
-            if message.cancelled and metrics.tokens_saved:
-                footer.update(
-                    f"stopped · {metrics.tokens_received} tokens received · "
-                    f"~{metrics.tokens_saved.tokens} saved"
-                )
-            elif message.error:
-                footer.update(f"error: {message.error}")
-            else:
-                footer.update(f"{metrics.tokens_received} tokens")
+            # The socket is already closed here (the `async with` has exited).
+            self._ticker.pause()
+            self.streaming = False
+            self.answer = None
+            await markdown.stop()
+            self._finish(view, request, answer)
+
+    def _finish(self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream) -> None:
+        message, metrics = answer.message, answer.metrics()
+        view.finish(message, metrics)
+        prompt = request.messages[-1].text
+        if message.error:
+            # Keep what arrived on screen, but not in the context of the next turn.
+            self.turns.pop()
+            self.failed_prompt = prompt
+            self.conversation.mount(ErrorBlock(message.error))
+            if not self.composer.text.strip():
+                self.composer.load_text(prompt)
+                self.composer.move_cursor(self.composer.document.end)
+            self.status.idle(f"failed · {message.error}")
+        else:
+            self.turns.append(message)
+            if message.cancelled:
+                self.notify(fmt.stopped(metrics), title="Stopped", timeout=4)
+            self.status.idle(fmt.summary(message, metrics))
+        self._new_output()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """A bug, not a stream error (those are StreamError and shown inline):
+        say so in one line and keep the app alive."""
+        if event.worker.group == "stream" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"internal error: {error!r}", severity="error", timeout=10)
+
+    # -- following the stream ----------------------------------------------
+
+    def _new_output(self) -> None:
+        if not self.conversation.following:
+            self.query_one(NewOutputHint).add_class("-shown")
+
+    def _hide_hint(self) -> None:
+        self.query_one(NewOutputHint).remove_class("-shown")
+
+    @on(Conversation.FollowChanged)
+    def _follow_changed(self, event: Conversation.FollowChanged) -> None:
+        if event.following:
+            self._hide_hint()
+
+    def _tick(self) -> None:
+        answer = self.answer
+        if answer is not None:
+            self.status.streaming(time.monotonic() - self._answer_started, answer.metrics())
+        if self.conversation.following:
+            self._hide_hint()
+
+    # -- actions -----------------------------------------------------------
 
     def action_stop(self) -> None:
+        """Esc / Ctrl+C while streaming: cancel the worker; nothing else first."""
+        if not self.streaming:
+            raise SkipAction()
+        if self._stopping:
+            return
+        self._stopping = True
         self.workers.cancel_group(self, "stream")
+
+    def action_follow(self) -> None:
+        self.conversation.follow()
+        self._hide_hint()
+
+    async def action_retry(self) -> None:
+        prompt = self.failed_prompt
+        if prompt is None or self.streaming:
+            return
+        if self.composer.text == prompt:
+            self.composer.load_text("")
+        await self.send(prompt)
+
+    async def action_new_chat(self) -> None:
+        await self.stop_streaming()
+        self.turns.clear()
+        self.failed_prompt = None
+        await self.conversation.remove_children()
+        self.status.idle(f"new chat · {self.settings.endpoint.describe()}")
+        self.composer.focus()
+
+    async def stop_streaming(self) -> None:
+        """Cancel a running answer and wait until its cleanup is done."""
+        workers: list[Worker] = [w for w in self.workers if w.group == "stream"]
+        if not workers:
+            return
+        self.action_stop()
+        await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
 
     async def on_unmount(self) -> None:
         await self.client.aclose()

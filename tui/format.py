@@ -1,0 +1,81 @@
+"""How metrics are worded, in one place for the CLI and the app.
+
+Estimates carry a `~`; what was measured or reported does not.
+"""
+
+from __future__ import annotations
+
+from tokentide.client.events import Message
+from tokentide.client.meter import Metrics
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
+def rate(value: float | None) -> str:
+    return "– tok/s" if value is None else f"{value:.1f} tok/s"
+
+
+def tokens(metrics: Metrics) -> str:
+    mark = "~" if metrics.estimated else ""
+    return f"{mark}{metrics.tokens_received} tokens"
+
+
+def stopped(metrics: Metrics) -> str:
+    """The line a stopped answer gets: `stopped · N tokens received · ~M saved`."""
+    saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
+    return f"stopped · {metrics.tokens_received} tokens received · ~{saved} saved"
+
+
+def outcome(message: Message) -> str:
+    if message.cancelled:
+        return "stopped"
+    if message.error:
+        return "failed"
+    if message.finish_reason is None:
+        return "cut off (no finish reason)"
+    return f"finished ({message.finish_reason})"
+
+
+def summary(message: Message, metrics: Metrics) -> str:
+    """The compact footer under an answer: model, TTFT, tokens/s, tokens, outcome."""
+    if message.cancelled:
+        return f"{message.model} · TTFT {ms(metrics.ttft_ms)} · {stopped(metrics)}"
+    return " · ".join(
+        [
+            message.model or "?",
+            f"TTFT {ms(metrics.ttft_ms)}",
+            rate(metrics.tokens_per_s),
+            tokens(metrics),
+            outcome(message),
+        ]
+    )
+
+
+def details(metrics: Metrics) -> str:
+    """How each number was obtained, for a tooltip."""
+    lines = [
+        "TTFT: request sent → first generated token, wall clock here",
+        "tokens/s: (tokens − 1) / (last token − first token)",
+        f"tokens: {metrics.count_method}",
+    ]
+    if metrics.tokens_saved:
+        lines.append(f"saved: {metrics.tokens_saved.describe()}; an estimate, not a bill")
+    return "\n".join(lines)
+
+
+def stats_line(metrics: Metrics) -> str:
+    """`tokentide ask --stats`."""
+    parts = [
+        f"TTFT {ms(metrics.ttft_ms)}",
+        rate(metrics.tokens_per_s),
+        f"{metrics.tokens_received} tokens ({metrics.count_method})",
+    ]
+    if metrics.total_ms is not None:
+        parts.append(f"{metrics.total_ms / 1000:.2f} s total")
+    if metrics.tokens_saved:
+        parts.append(metrics.tokens_saved.describe())
+    return " · ".join(parts)
