@@ -72,6 +72,8 @@ class ChatScreen(Screen):
         self.answer: AnswerStream | None = None
         self._answer_started = 0.0
         self._stopping = False
+        self.stop_requested_at: float | None = None
+        """perf_counter() of the last stop key, for measuring stop latency."""
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Footer, Header
@@ -218,6 +220,7 @@ class ChatScreen(Screen):
         if self._stopping:
             return
         self._stopping = True
+        self.stop_requested_at = time.perf_counter()
         self.workers.cancel_group(self, "stream")
 
     def action_follow(self) -> None:

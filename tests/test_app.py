@@ -1,0 +1,351 @@
+"""The chat app under Textual's Pilot, against the real demo server over loopback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from textual.widgets import Markdown
+
+from tokentide.client.config import resolve
+from tokentide.client.demo_server import DemoServer
+from tokentide.tui.app import TokentideApp
+from tokentide.tui.widgets.assistant_message import AssistantMessage, ToolCallView
+from tokentide.tui.widgets.blocks import ErrorBlock, NewOutputHint, UserMessage
+from tokentide.tui.widgets.composer import Composer
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def server():
+    with DemoServer(tokens_per_second=400, ttft=0.02) as demo:
+        yield demo
+
+
+def make_app(server: DemoServer, model: str = "demo", **kw) -> TokentideApp:
+    settings = resolve(base_url=server.base_url, model=model, env={}, **kw)
+    return TokentideApp(settings)
+
+
+async def type_and_send(pilot, text: str) -> None:
+    composer = pilot.app.screen.query_one(Composer)
+    composer.load_text(text)
+    await pilot.press("enter")
+
+
+async def wait_idle(pilot, timeout: float = 20.0) -> None:
+    """Until the stream worker is done (an event, not a sleep)."""
+    screen = pilot.app.screen
+    workers = [w for w in screen.workers if w.group == "stream"]
+    for worker in workers:
+        await worker.wait()
+    await pilot.pause()
+
+
+def answers(app) -> list[AssistantMessage]:
+    return list(app.screen.query(AssistantMessage))
+
+
+async def test_prompt_streams_markdown_equal_to_the_server_text(server):
+    text = (
+        "# Heading\n\nA paragraph with `code` and **bold**.\n\n- one\n- two\n\n"
+        "```python\ndef f():\n    return 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    server.script(text)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "show me")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        assert view.markdown.source == text
+        assert app.screen.query_one(UserMessage).text == "show me"
+        footer = str(view.footer.render())
+        assert "finished (stop)" in footer and "TTFT" in footer and "tok/s" in footer
+        assert f"{server.requests[-1].tokens_sent} tokens" in footer  # server usage: no "~"
+        assert app.screen.query_one(Composer).text == ""
+
+
+async def test_final_screen_equals_a_one_shot_render(server):
+    """Streaming must leave the same screen as rendering the final text at once."""
+    text = 'Intro line.\n\n```rust\nfn main() {\n    println!("hi");\n}\n```\n\nAfter the fence.\n'
+    server.script(text)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "q")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        streamed = view.markdown
+        oneshot = Markdown(text)
+        await view.mount(oneshot, before=view.footer)
+        await pilot.pause()
+        assert oneshot.size == streamed.size
+        assert screen_text(app, streamed) == screen_text(app, oneshot)
+        assert any("println" in line for line in screen_text(app, streamed))
+
+
+def screen_text(app, widget) -> list[str]:
+    """The rows of the real composited screen that `widget` occupies."""
+    strips = app.screen._compositor.render_strips()
+    region = widget.region
+    assert region.height > 0
+    return [strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)]
+
+
+async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server):
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 30)
+        await pilot.press("escape")
+        record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+        stop_at = app.screen.stop_requested_at
+        assert stop_at is not None
+        assert record.disconnected_at - stop_at < 0.1
+        assert not record.completed
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        footer = str(view.footer.render())
+        match = re.search(r"stopped · (\d+) tokens received · ~(\d+) saved", footer)
+        assert match, footer
+        received, saved = int(match[1]), int(match[2])
+        # What the app counted; a few more may have been in the socket buffer
+        # when it closed, while the UI was busy rendering.
+        assert received <= record.tokens_sent <= received + 20
+        assert saved == max(0, 600 - received)
+        assert "saved" in view.footer.tooltip and "estimate" in view.footer.tooltip
+        assert view.markdown.source and len(view.markdown.source) < 3000
+        assert view.footer.has_class("-stopped")
+        # The partial answer stays in the conversation's context.
+        assert app.screen.turns[-1].cancelled and app.screen.turns[-1].text
+
+
+async def test_esc_stops_whatever_has_focus(server):
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about sql")
+        await server.await_for(lambda r: r.tokens_sent >= 10)
+        app.screen.conversation.focus()
+        await pilot.press("escape")
+        await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+        await wait_idle(pilot)
+        assert answers(app)[0].footer.has_class("-stopped")
+
+
+async def test_esc_when_idle_is_harmless(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        composer = app.screen.query_one(Composer)
+        composer.load_text("draft")
+        await pilot.press("escape")
+        assert composer.text == "draft" and not server.requests
+
+
+async def test_multi_turn_sends_prior_messages(server):
+    app = make_app(server, system="be brief")
+    async with app.run_test(size=SIZE) as pilot:
+        server.script("First answer.")
+        await type_and_send(pilot, "first")
+        await wait_idle(pilot)
+        server.script("Second answer.")
+        await type_and_send(pilot, "second")
+        await wait_idle(pilot)
+    messages = server.requests[-1].body["messages"]
+    assert messages == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "First answer."},
+        {"role": "user", "content": "second"},
+    ]
+
+
+async def test_error_shows_inline_and_the_app_keeps_working(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.inject("http:500")
+        await type_and_send(pilot, "will fail")
+        await wait_idle(pilot)
+        block = app.screen.query_one(ErrorBlock)
+        assert block.message.startswith("HTTP 500") and "retry" in block.message
+        assert "\n" not in block.message
+        composer = app.screen.query_one(Composer)
+        assert composer.text == "will fail"  # the prompt is not eaten
+        assert app.screen.turns == []  # the failed turn is not sent as context
+        # Ctrl+R retries the same prompt
+        server.script("Recovered.")
+        await pilot.press("ctrl+r")
+        await wait_idle(pilot)
+        assert answers(app)[-1].markdown.source == "Recovered."
+        assert composer.text == ""
+        assert [m.text for m in app.screen.turns] == ["will fail", "Recovered."]
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("midstream_error", "mid-stream"),
+        ("truncate", "ended before the answer finished"),
+        ("empty_200", "no events at all"),
+    ],
+)
+async def test_broken_streams_keep_the_partial_answer(server, fault, words):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.inject(fault)
+        await type_and_send(pilot, "tell me about rust")
+        await wait_idle(pilot)
+        block = app.screen.query_one(ErrorBlock)
+        assert words in block.message
+        (view,) = answers(app)
+        if fault != "empty_200":
+            assert view.markdown.source  # what arrived is still on screen
+        assert view.footer.has_class("-failed")
+
+
+async def test_connection_refused_error_block():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    settings = resolve(base_url=f"http://127.0.0.1:{port}/v1", model="m", env={})
+    app = TokentideApp(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "hello?")
+        await wait_idle(pilot)
+        message = app.screen.query_one(ErrorBlock).message
+        assert "connection refused" in message and "--base-url" in message
+
+
+async def test_model_output_cannot_inject_markup_or_escapes(server):
+    evil = "Look: [bold red]x[/] and \x1b]52;c;ZXZpbA==\x07 and \x1b[2J done [link=x]y[/link]"
+    server.script(evil)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "q")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        assert "\x1b" not in view.markdown.source and "\x07" not in view.markdown.source
+        rendered = "\n".join(screen_text(app, view.markdown))
+        assert "[bold red]x[/]" in rendered
+        assert "[link=x]y[/link]" in rendered
+        assert "\x1b" not in rendered and "\x07" not in rendered
+        segments = [seg.text for strip in app.screen._compositor.render_strips() for seg in strip]
+        assert not any("\x1b" in text or "\x07" in text for text in segments)
+
+
+async def test_thinking_block_and_tool_calls(server):
+    app = make_app(server, model="demo-think")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "why is the sky blue")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        thinking = view.query_one("#thinking")
+        assert thinking.has_class("-shown") and thinking.collapsed
+        assert str(view.thinking_text.render()) == app.screen.turns[-1].reasoning
+        title = thinking.query_one("CollapsibleTitle")
+        title.focus()
+        await pilot.press("enter")
+        assert not thinking.collapsed
+
+    app = make_app(server, model="demo-tools")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "weather in Paris?")
+        await wait_idle(pilot)
+        view = answers(app)[0]
+        tool_view = view.query_one(ToolCallView)
+        rendered = str(tool_view.render())
+        call = app.screen.turns[-1].tool_calls[0]
+        assert call.name in rendered and "{" in rendered
+        assert "tool_calls" in str(view.footer.render())
+
+
+async def test_follows_at_the_bottom_and_stays_put_after_scrolling_up(server):
+    server.tokens_per_second = 150
+    server.script("\n\n".join(f"Paragraph {i} of a long answer." for i in range(400)))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        conversation = app.screen.conversation
+        await type_and_send(pilot, "a long one")
+        await server.await_for(lambda r: r.tokens_sent >= 250, timeout=10)
+        await pilot.pause()
+        assert conversation.max_scroll_y > 0
+        assert conversation.following
+        # The reader scrolls up: the view must stay where they put it.
+        conversation.focus()
+        await pilot.press("home")
+        await pilot.pause()
+        held = conversation.scroll_y
+        grown_from = conversation.max_scroll_y
+        sent = server.requests[-1].tokens_sent
+        await server.await_for(lambda r: r.tokens_sent >= sent + 150, timeout=10)
+        await pilot.pause(0.1)
+        assert conversation.max_scroll_y > grown_from
+        assert conversation.scroll_y == held == 0
+        assert app.screen.query_one(NewOutputHint).has_class("-shown")
+        # End resumes following.
+        await pilot.press("end")
+        await pilot.pause()
+        assert conversation.following
+        assert not app.screen.query_one(NewOutputHint).has_class("-shown")
+        await pilot.press("escape")
+        await wait_idle(pilot)
+
+
+async def test_composer_keys(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        composer = app.screen.query_one(Composer)
+        composer.focus()
+        await pilot.press("a", "ctrl+j", "b")
+        assert composer.text == "a\nb"
+        server.script("ok")
+        await pilot.press("enter")
+        await wait_idle(pilot)
+        assert server.requests[-1].body["messages"][-1]["content"] == "a\nb"
+        assert composer.text == ""
+        await pilot.press("up")
+        assert composer.text == "a\nb"  # Up in an empty composer recalls the last prompt
+        await pilot.press("down")
+        assert composer.text == ""
+
+
+async def test_quit_mid_stream_cancels_first(server):
+    server.tokens_per_second = 100
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await pilot.press("ctrl+q")
+        record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+    assert not record.completed
+    assert app.return_value == 0
+
+
+async def test_new_chat_clears_view_and_context(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.script("one")
+        await type_and_send(pilot, "first")
+        await wait_idle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert not answers(app) and app.screen.turns == []
+        server.script("two")
+        await type_and_send(pilot, "again")
+        await wait_idle(pilot)
+    assert server.requests[-1].body["messages"] == [{"role": "user", "content": "again"}]
+
+
+async def test_demo_notice_is_shown(tmp_path):
+    settings = resolve(env={}, path=tmp_path / "none.toml")
+    with DemoServer(tokens_per_second=1000, ttft=0) as demo:
+        settings.endpoint.base_url = demo.base_url
+        app = TokentideApp(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            notes = [n.message for n in app._notifications]
+            assert any("demo provider" in note for note in notes)
