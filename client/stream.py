@@ -256,7 +256,7 @@ class AnswerStream:
         endpoint = self._client.endpoint
         kind, fix = _classify(status, endpoint, said)
         message = f"HTTP {status} {reason}".rstrip()
-        if said and said != reason:
+        if said and said not in (reason, f"{status} {reason}", f"{status}"):
             message = f"{message}: {said}"
         detail_obj = parsed.get("error") if isinstance(parsed, dict) else None
         return StreamError(

@@ -5,6 +5,8 @@ Estimates carry a `~`; what was measured or reported does not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tokentide.client.events import Message
 from tokentide.client.meter import Metrics
 
@@ -79,3 +81,34 @@ def stats_line(metrics: Metrics) -> str:
     if metrics.tokens_saved:
         parts.append(metrics.tokens_saved.describe())
     return " · ".join(parts)
+
+
+@dataclass
+class SessionTotals:
+    """What this session has cost and saved, for the idle status line."""
+
+    answers: int = 0
+    tokens: int = 0
+    estimated: bool = False
+    stopped: int = 0
+    saved: int = 0
+
+    def add(self, message: Message, metrics: Metrics) -> None:
+        self.answers += 1
+        self.tokens += metrics.tokens_received
+        self.estimated = self.estimated or metrics.estimated
+        if metrics.tokens_saved:
+            self.stopped += 1
+            self.saved += metrics.tokens_saved.tokens
+
+    def describe(self) -> str:
+        if not self.answers:
+            return "ready"
+        mark = "~" if self.estimated else ""
+        parts = [
+            f"{self.answers} answer{'s' if self.answers != 1 else ''}",
+            f"{mark}{self.tokens} tokens",
+        ]
+        if self.stopped:
+            parts.append(f"{self.stopped} stopped, ~{self.saved} tokens saved")
+        return "session: " + " · ".join(parts)

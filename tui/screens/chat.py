@@ -68,6 +68,7 @@ class ChatScreen(Screen):
         self.settings = settings
         self.client = ChatClient(settings.endpoint, timeouts=settings.timeouts)
         self.turns: list[Message] = []
+        self.totals = fmt.SessionTotals()
         self.failed_prompt: str | None = None
         self.answer: AnswerStream | None = None
         self._answer_started = 0.0
@@ -99,7 +100,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.composer.focus()
-        self.status.idle(f"ready · {self.settings.endpoint.describe()}")
+        self.status.idle(self.totals.describe())
         self._ticker = self.set_interval(STATUS_INTERVAL, self._tick, pause=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -174,12 +175,12 @@ class ChatScreen(Screen):
             if not self.composer.text.strip():
                 self.composer.load_text(prompt)
                 self.composer.move_cursor(self.composer.document.end)
-            self.status.idle(f"failed · {message.error}")
         else:
             self.turns.append(message)
             if message.cancelled:
                 self.notify(fmt.stopped(metrics), title="Stopped", timeout=4)
-            self.status.idle(fmt.summary(message, metrics))
+        self.totals.add(message, metrics)
+        self.status.idle(self.totals.describe())
         self._new_output()
 
     @on(Worker.StateChanged)
@@ -240,7 +241,7 @@ class ChatScreen(Screen):
         self.turns.clear()
         self.failed_prompt = None
         await self.conversation.remove_children()
-        self.status.idle(f"new chat · {self.settings.endpoint.describe()}")
+        self.status.idle(self.totals.describe())
         self.composer.focus()
 
     async def stop_streaming(self) -> None:

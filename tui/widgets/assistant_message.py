@@ -62,7 +62,7 @@ class AssistantMessage(Vertical):
             & Contents { padding: 0 0 0 2; }
             & Static { color: $text-muted; text-style: italic; }
         }
-        & > #thinking.-shown { display: block; }
+        & > #thinking.-shown { display: block; margin-bottom: 1; }
         & > Markdown { margin: 0; padding: 0 1; }
         & > .footer { color: $text-muted; padding: 0 1; }
         & > .footer.-stopped { color: $warning; }
@@ -109,6 +109,9 @@ class AssistantMessage(Vertical):
             thinking.title = f"thinking ({len(message.reasoning.split())} words)"
         if message.tool_calls:
             self.show_tool_calls(message.tool_calls)
+        if message.error and not (message.text or message.reasoning or message.tool_calls):
+            self.display = False  # nothing arrived: the error block says it all
+            return
         self.footer.update(fmt.summary(message, metrics))
         self.footer.tooltip = fmt.details(metrics)
         self.footer.set_class(message.cancelled, "-stopped")

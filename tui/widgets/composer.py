@@ -14,8 +14,8 @@ class Composer(TextArea):
     """A TextArea whose Enter submits instead of inserting a newline.
 
     TextArea inserts the newline in its own key handler, before bindings are
-    looked at, so the keys are intercepted there; the bindings below are
-    what the footer shows.
+    looked at, so the keys are intercepted in a handler that runs first; the
+    bindings below are what the footer shows.
     """
 
     BINDINGS = [
@@ -71,8 +71,9 @@ class Composer(TextArea):
             self._take(event)
             self.action_recall(+1)
         else:
+            # Not ours: Textual goes on to TextArea's own `_on_key` (handlers
+            # run down the MRO until one prevents the default).
             self._recall_index = None
-            await super()._on_key(event)
 
     @staticmethod
     def _take(event: events.Key) -> None:
