@@ -19,6 +19,8 @@ app = typer.Typer(
     name="tokentide",
     help="Chat with LLMs in the terminal: streamed Markdown, honest TTFT and tokens/s, "
     "and Esc stops generation (and billing) mid-answer.",
+    epilog="In the app: Enter sends · Ctrl+J new line · Esc stops the answer · "
+    "Ctrl+R retries · Ctrl+N new chat · Ctrl+Q quits.",
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,
