@@ -173,6 +173,7 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
         composer = app.screen.query_one(Composer)
         assert composer.text == "will fail"  # the prompt is not eaten
         assert app.screen.turns == []  # the failed turn is not sent as context
+        assert str(app.screen.status.render()) == "session: 0 answers · 0 tokens · 1 failed"
         # Ctrl+R retries the same prompt
         server.script("Recovered.")
         await pilot.press("ctrl+r")
@@ -180,6 +181,7 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
         assert answers(app)[-1].markdown.source == "Recovered."
         assert composer.text == ""
         assert [m.text for m in app.screen.turns] == ["will fail", "Recovered."]
+        assert str(app.screen.status.render()).startswith("session: 1 answer · ")
 
 
 @pytest.mark.parametrize(

@@ -92,9 +92,13 @@ class SessionTotals:
     estimated: bool = False
     stopped: int = 0
     saved: int = 0
+    failed: int = 0
 
     def add(self, message: Message, metrics: Metrics) -> None:
-        self.answers += 1
+        if message.error:
+            self.failed += 1
+        else:
+            self.answers += 1
         self.tokens += metrics.tokens_received
         self.estimated = self.estimated or metrics.estimated
         if metrics.tokens_saved:
@@ -102,7 +106,7 @@ class SessionTotals:
             self.saved += metrics.tokens_saved.tokens
 
     def describe(self) -> str:
-        if not self.answers:
+        if not (self.answers or self.failed):
             return "ready"
         mark = "~" if self.estimated else ""
         parts = [
@@ -111,4 +115,6 @@ class SessionTotals:
         ]
         if self.stopped:
             parts.append(f"{self.stopped} stopped, ~{self.saved} tokens saved")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
         return "session: " + " · ".join(parts)
