@@ -100,7 +100,7 @@ class SessionTotals:
         else:
             self.answers += 1
         self.tokens += metrics.tokens_received
-        self.estimated = self.estimated or metrics.estimated
+        self.estimated = self.estimated or (metrics.estimated and metrics.tokens_received > 0)
         if metrics.tokens_saved:
             self.stopped += 1
             self.saved += metrics.tokens_saved.tokens
