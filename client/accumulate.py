@@ -49,8 +49,14 @@ class Accumulator:
 
     def _add_tool_fragment(self, event: ToolCallDelta) -> None:
         call = self._calls.get(event.index)
+        if call is not None and event.id and call.id and event.id != call.id:
+            # A server that numbers every call 0 (or omits the index): a new
+            # id means a new call, not more of the last one.
+            call = None
         if call is None:
-            call = self._calls[event.index] = ToolCall(index=event.index)
+            taken = {c.index for c in self.message.tool_calls}
+            index = event.index if event.index not in taken else max(taken) + 1
+            call = self._calls[event.index] = ToolCall(index=index)
             self.message.tool_calls.append(call)
             self.message.tool_calls.sort(key=lambda c: c.index)
         if event.id and not call.id:

@@ -74,7 +74,7 @@ class Endpoint:
     model: str
     api_key: str | None = field(default=None, repr=False)
     key_env: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold credentials
 
     @property
     def is_demo(self) -> bool:
@@ -128,53 +128,66 @@ def resolve(
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> Settings:
-    """Settings from options, environment and the config file, in that order."""
+    """Settings from options, environment and the config file, in that order.
+
+    Everything is checked here, so a bad value is one line naming the
+    setting and where it came from, not a traceback later on.
+    """
     env = os.environ if env is None else env
-    data = load_file(path or config_path(env))
-    sections: dict[str, Any] = data.get("providers") or {}
+    top = _Table(load_file(path or config_path(env)), "the config file")
+    sections = top.table("providers")
     notice = None
 
-    name = provider or env.get("TOKENTIDE_PROVIDER") or data.get("provider")
+    name = provider or env.get("TOKENTIDE_PROVIDER") or top.str("provider")
     if not name:
         name, notice = _detect(base_url, env)
     name = name.strip().lower()
 
-    section = sections.get(name) or {}
-    if not isinstance(section, dict):
-        raise StreamError(f"[providers.{name}] in the config file must be a table", kind="config")
+    section = sections.table(name, where=f"[providers.{name}]")
     builtin = BUILTIN_PROVIDERS.get(name)
-    kind = section.get("kind") or (builtin.kind if builtin else None)
+    kind = section.str("kind") or (builtin.kind if builtin else None)
     if kind is None:
-        known = ", ".join(sorted({*BUILTIN_PROVIDERS, *sections}))
+        known = ", ".join(sorted({*BUILTIN_PROVIDERS, *sections.data}))
         raise StreamError(
             f"unknown provider {name!r}",
             kind="config",
             fix=f"use one of: {known}, or add [providers.{name}] with kind and base_url",
         )
+    from .providers import wire_format
 
-    key_env = section.get("api_key_env") or (builtin.key_env if builtin else None)
-    api_key = (env.get(key_env) if key_env else None) or section.get("api_key")
+    wire_format(kind)  # an unsupported kind fails here, in one line
+
+    key_env = section.str("api_key_env") or (builtin.key_env if builtin else None)
+    api_key = (env.get(key_env) if key_env else None) or section.str("api_key")
+    if api_key is not None:
+        _check_key(api_key, key_env)
 
     url = base_url
     if not url and builtin and builtin.base_url_env:
         url = env.get(builtin.base_url_env)
         if url and name == "ollama":
             url = _ollama_url(url)
-    url = url or section.get("base_url") or (builtin.base_url if builtin else "")
+    url = url or section.str("base_url") or (builtin.base_url if builtin else "")
     if name == "ollama" and not url.rstrip("/").endswith("/v1"):
         url = url.rstrip("/") + "/v1"
-    if kind != "demo" and not url:
-        raise StreamError(
-            f"provider {name!r} has no base URL",
-            kind="config",
-            fix=f"pass --base-url or set base_url under [providers.{name}]",
-        )
+    if kind != "demo":
+        if not url:
+            raise StreamError(
+                f"provider {name!r} has no base URL",
+                kind="config",
+                fix=f"pass --base-url or set base_url under [providers.{name}]",
+            )
+        _check_url(url)
 
+    if kind == "demo":
+        # The demo serves its own models: a model meant for a real provider
+        # (TOKENTIDE_MODEL, the file) must not break the offline fallback.
+        model = model or "demo"
     model = (
         model
         or env.get("TOKENTIDE_MODEL")
-        or section.get("model")
-        or data.get("model")
+        or section.str("model")
+        or top.str("model")
         or (builtin.model if builtin else None)
     )
     if not model:
@@ -184,11 +197,18 @@ def resolve(
             fix="pass --model, set TOKENTIDE_MODEL, or set model in the config file",
         )
 
-    timeouts_data = data.get("timeouts") or {}
+    timeouts_table = top.table("timeouts", where="[timeouts]")
     timeouts = Timeouts(
-        connect=float(timeouts_data.get("connect", Timeouts.connect)),
-        read=float(timeouts_data.get("read", Timeouts.read)),
+        connect=timeouts_table.seconds("connect", Timeouts.connect),
+        read=timeouts_table.seconds("read", Timeouts.read),
     )
+    headers = section.table("headers", where=f"[providers.{name}.headers]").data
+    for header, value in headers.items():
+        if not isinstance(value, str) or not _header_safe(value):
+            raise StreamError(
+                f"header {header!r} under [providers.{name}.headers] must be a one-line string",
+                kind="config",
+            )
     endpoint = Endpoint(
         name=name,
         kind=kind,
@@ -196,15 +216,87 @@ def resolve(
         model=model,
         api_key=api_key,
         key_env=key_env,
-        headers=dict(section.get("headers") or {}),
+        headers=dict(headers),
     )
+    expected = top.get("expected_tokens", int)
+    if expected is not None and expected < 1:
+        raise StreamError("expected_tokens in the config file must be at least 1", kind="config")
     return Settings(
         endpoint=endpoint,
-        system=system if system is not None else data.get("system"),
+        system=system if system is not None else top.str("system"),
         timeouts=timeouts,
-        expected_tokens=data.get("expected_tokens"),
+        expected_tokens=expected,
         notice=notice,
     )
+
+
+class _Table:
+    """Typed reads from a TOML table; a wrong type is a one-line error."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.where = where
+
+    def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, kind):
+            names = {str: "a string", int: "an integer", dict: "a table"}
+            wanted = names.get(kind, "a number") if isinstance(kind, type) else "a number"
+            raise StreamError(
+                f"{key} in {self.where} must be {wanted}, not {value!r}"[:200],
+                kind="config",
+                fix=f"edit {config_path()}",
+            )
+        return value
+
+    def str(self, key: str) -> str | None:
+        return self.get(key, str) or None
+
+    def table(self, key: str, where: str | None = None) -> _Table:
+        return _Table(self.get(key, dict) or {}, where or f"[{key}]")
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.get(key, (int, float))
+        if value is None:
+            return default
+        if value <= 0:
+            raise StreamError(f"{key} in {self.where} must be more than 0 seconds", kind="config")
+        return float(value)
+
+
+def _check_key(key: str, key_env: str | None) -> None:
+    """A key with a newline or non-ASCII in it would be rejected by httpx with
+    the key quoted in the message; refuse it here without showing it."""
+    if not key.isascii() or not _header_safe(key) or key != key.strip():
+        where = f"${key_env}" if key_env else "the api_key in the config file"
+        raise StreamError(
+            f"the API key in {where} contains spaces, control or non-ASCII characters",
+            kind="config",
+            fix="copy the key again, without quotes or line breaks",
+        )
+
+
+def _header_safe(value: str) -> bool:
+    return all(ch.isprintable() for ch in value)
+
+
+def _check_url(url: str) -> None:
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+        ok = ok and (parsed.port is None or 0 < parsed.port < 65536)
+    except (httpx.InvalidURL, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise StreamError(
+            f"{url!r} is not a usable base URL",
+            kind="config",
+            fix="use http(s)://host[:port]/path, e.g. http://127.0.0.1:8080/v1",
+        )
 
 
 def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:

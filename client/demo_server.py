@@ -1255,6 +1255,34 @@ def _validate(raw: bytes, body: Any) -> bytes | None:
                 "missing_required_parameter",
                 f"messages[{n}].role",
             )
+    return _unanswered_tool_calls(messages)
+
+
+def _unanswered_tool_calls(messages: list[dict[str, Any]]) -> bytes | None:
+    """OpenAI's 400 for an assistant turn whose tool calls get no `tool` replies."""
+    for n, message in enumerate(messages):
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        if not isinstance(calls, list) or not calls:
+            continue
+        answered = set()
+        for reply in messages[n + 1 :]:
+            if reply.get("role") != "tool":
+                break
+            answered.add(reply.get("tool_call_id"))
+        missing = [
+            call.get("id")
+            for call in calls
+            if isinstance(call, dict) and call.get("id") not in answered
+        ]
+        if missing:
+            return _error(
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(str(m) for m in missing)}",
+                "invalid_request_error",
+                None,
+                f"messages.[{n + 1}].role",
+            )
     return None
 
 

@@ -4,9 +4,13 @@ The numbers are the product's promise, so each says how it was obtained:
 - TTFT is request sent -> first generated delta (text, reasoning or tool
   arguments), wall clock on this machine, so it includes the network.
 - tokens/s is measured over the generation phase only: (tokens - 1) / (last
-  token time - first token time). The first token opens the interval, so it
-  is not counted in the rate; queueing and prompt processing (TTFT) are not
-  either.
+  token time - first token time), counting the tokens that were streamed
+  (the server's usage can include reasoning tokens that never were). The
+  first token opens the interval, so it is not counted in the rate; queueing
+  and prompt processing (TTFT) are not either. Under MIN_RATE_SPAN seconds or
+  MIN_RATE_TOKENS tokens there is no rate: a burst that a proxy buffered and
+  delivered at once says nothing about generation speed.
+- A non-streaming request has no first token: TTFT and rate are None.
 - Tokens received are the server's `usage.completion_tokens` when it sent
   one; otherwise an estimate of one token per streamed delta (OpenAI-style
   servers stream about one token per chunk), or one per four characters for
@@ -31,6 +35,9 @@ DEFAULT_EXPECTED_TOKENS = 600
 (a few paragraphs and a code block) runs 300-900 tokens."""
 
 CHARS_PER_TOKEN = 4
+ESTIMATE_METHOD = "estimated: one token per streamed delta, one per 4 characters in long ones"
+MIN_RATE_SPAN = 0.05
+MIN_RATE_TOKENS = 3
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,13 @@ class Meter:
     """Marks the moments of one request and counts what arrived."""
 
     def __init__(
-        self, expected: Expectation | None = None, clock: Callable[[], float] = time.perf_counter
+        self,
+        expected: Expectation | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        streaming: bool = True,
     ) -> None:
         self.clock = clock
+        self.streaming = streaming
         self.expected = expected or expectation(None)
         self.sent_at: float | None = None
         self.headers_at: float | None = None
@@ -145,13 +156,14 @@ class Meter:
     def snapshot(self) -> Metrics:
         now = self.ended_at if self.ended_at is not None else self.clock()
         start = self.sent_at
-        ttft = _ms(self.first_token_at - start) if start and self.first_token_at else None
-        rate = None
         tokens = self.tokens
-        if self.first_token_at is not None and self.last_token_at is not None and tokens > 1:
-            span = self.last_token_at - self.first_token_at
-            if span > 0:
-                rate = (tokens - 1) / span
+        ttft = rate = None
+        if self.streaming and start is not None and self.first_token_at is not None:
+            ttft = _ms(self.first_token_at - start)
+            span = (self.last_token_at or self.first_token_at) - self.first_token_at
+            streamed = self.estimated_tokens
+            if span >= MIN_RATE_SPAN and streamed >= MIN_RATE_TOKENS:
+                rate = (streamed - 1) / span
         saved = None
         if self.cancelled:
             saved = TokensSaved(max(0, self.expected.tokens - tokens), self.expected)
@@ -162,7 +174,7 @@ class Meter:
             total_ms=_ms(now - start) if start else None,
             tokens_received=tokens,
             estimated=not reported,
-            count_method="server usage" if reported else "estimated: one token per delta",
+            count_method="server usage" if reported else ESTIMATE_METHOD,
             tokens_saved=saved,
         )
 

@@ -34,9 +34,9 @@ from httpx_sse import EventSource
 from .accumulate import Accumulator
 from .config import Endpoint, Timeouts
 from .errors import StreamError, one_line
-from .events import Message, Started, StreamEvent
+from .events import Finished, Message, Started, StreamEvent
 from .meter import Expectation, Meter, Metrics, expectation
-from .providers import WireFormat, wire_format
+from .providers import EventParser, WireFormat, wire_format
 from .request import ChatRequest
 
 USER_AGENT = "tokentide/0.1"
@@ -100,12 +100,14 @@ class AnswerStream:
         self._client = client
         self.request = request
         self.accumulator = Accumulator(model=request.model)
-        self.meter = Meter(expected)
+        self.meter = Meter(expected, streaming=request.stream)
         self.started: Started | None = None
         self.error: StreamError | None = None
         self.finished = False
         self._response: httpx.Response | None = None
         self._generators: list[Any] = []
+        self._socket: socket.socket | None = None
+        self.aborted = False
 
     @property
     def message(self) -> Message:
@@ -132,11 +134,35 @@ class AnswerStream:
         await self.aclose()
         if isinstance(exc, StreamError):
             self._fail(exc)
-        elif not self.finished and self.error is None:
+        elif self.finished or self.error is not None:
+            pass
+        elif exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+            # Left early on purpose: break, Esc, Ctrl-C.
             self.message.cancelled = True
             self.meter.end(cancelled=True)
+        else:
+            # The caller's loop body failed: not a stop the user asked for.
+            self._fail(
+                StreamError(f"stopped by an internal error ({type(exc).__name__})", "internal")
+            )
+
+    def abort(self) -> None:
+        """Stop now, from any thread, even while the event loop is busy.
+
+        Shuts the TCP connection down so the server sees EOF at once; the
+        read in progress then ends and the answer is marked cancelled, as if
+        the task had been cancelled. A UI calls this from its input thread
+        the moment the stop key is parsed, so a long render on the event
+        loop cannot delay the provider's stop (and its billing).
+        """
+        self.aborted = True
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     async def aclose(self) -> None:
+        self._socket = None
         response, self._response = self._response, None
         if response is not None:
             await response.aclose()
@@ -157,10 +183,25 @@ class AnswerStream:
             async for event in events:
                 self.accumulator.add(event)
                 self.meter.add(event)
+                if isinstance(event, Finished):
+                    # Complete from here on: a cancel while the connection
+                    # drains is not a stop.
+                    self.finished = True
                 yield event
         except StreamError as exc:
+            if self.aborted:
+                return  # the socket was shut down on purpose: a stop, not a failure
             self._fail(exc)
             raise
+        except Exception as exc:
+            error = StreamError(
+                f"could not read the answer ({type(exc).__name__}: {self._scrub(str(exc))})",
+                kind="protocol",
+                fix="the server sent something this client does not understand; "
+                "`--debug` shows where",
+            )
+            self._fail(error)
+            raise error from exc
         self.finished = True
         self.accumulator.finish_tool_calls()
         self.meter.end()
@@ -189,6 +230,8 @@ class AnswerStream:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
         self._response = response
+        network = response.extensions.get("network_stream")
+        self._socket = network.get_extra_info("socket") if network is not None else None
         self.meter.headers_received()
         self.started = Started(response.status_code, dict(response.headers))
         if response.status_code >= 400:
@@ -210,7 +253,7 @@ class AnswerStream:
                     if not sse.data:
                         continue  # httpx-sse dispatches empty events the spec drops
                     received += 1
-                    for event in parser.feed(sse.event, sse.data):
+                    for event in self._feed(parser, sse.event, sse.data):
                         yield event
                     if parser.done:
                         break
@@ -227,6 +270,26 @@ class AnswerStream:
                     await _drain(sse_events)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
+
+    def _feed(self, parser: EventParser, name: str, data: str) -> list[StreamEvent]:
+        try:
+            return parser.feed(name, data)
+        except StreamError:
+            raise
+        except Exception as exc:
+            raise StreamError(
+                f"unexpected data from the server ({type(exc).__name__}): {data[:100]!r}",
+                kind="protocol",
+                fix=f"check that {self._client.endpoint.base_url} speaks the OpenAI "
+                "streaming format",
+            ) from exc
+
+    def _scrub(self, text: str) -> str:
+        """Never let the key reach a message (httpx quotes bad header values)."""
+        key = self._client.endpoint.api_key
+        if key:
+            text = text.replace(key, "***")
+        return one_line(text, 160)
 
     async def _check_event_stream(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")
@@ -254,7 +317,7 @@ class AnswerStream:
         reason = response.reason_phrase or ""
         said = detail or _body_excerpt(body) or reason
         endpoint = self._client.endpoint
-        kind, fix = _classify(status, endpoint, said)
+        kind, fix = _classify(status, endpoint, said, response.headers.get("retry-after"))
         message = f"HTTP {status} {reason}".rstrip()
         if said and said not in (reason, f"{status} {reason}", f"{status}"):
             message = f"{message}: {said}"
@@ -270,6 +333,7 @@ class AnswerStream:
     def _transport_error(self, exc: httpx.HTTPError) -> StreamError:
         endpoint = self._client.endpoint
         timeouts = self._client.timeouts
+        reason = self._scrub(_reason(exc))
         if isinstance(exc, httpx.ConnectTimeout):
             return StreamError(
                 f"could not connect to {endpoint.base_url} within {timeouts.connect:g} s",
@@ -278,9 +342,9 @@ class AnswerStream:
             )
         if isinstance(exc, httpx.ConnectError):
             return StreamError(
-                f"cannot connect to {endpoint.base_url} ({_reason(exc)})",
+                f"cannot connect to {endpoint.base_url} ({reason})",
                 kind="connect",
-                fix="check --base-url and that the server is running",
+                fix="check that the server is running and the base URL is right",
             )
         if isinstance(exc, httpx.ReadTimeout):
             return StreamError(
@@ -289,14 +353,14 @@ class AnswerStream:
                 fix="the model may be overloaded; retry, or raise [timeouts] read in the config",
             )
         if isinstance(exc, httpx.TimeoutException):
-            return StreamError(f"request timed out ({_reason(exc)})", kind="timeout")
+            return StreamError(f"request timed out ({reason})", kind="timeout")
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             return StreamError(
-                f"the connection broke mid-answer ({_reason(exc)})",
+                f"the connection broke mid-answer ({reason})",
                 kind="protocol",
                 fix="the server or a proxy closed it; retry",
             )
-        return StreamError(f"request failed: {_reason(exc)}", kind="connect")
+        return StreamError(f"request failed: {reason}", kind="connect")
 
 
 async def _drain(events: AsyncIterator[Any], limit: float = 0.1) -> None:
@@ -313,7 +377,9 @@ async def _drain(events: AsyncIterator[Any], limit: float = 0.1) -> None:
         await asyncio.wait_for(rest(), limit)
 
 
-def _classify(status: int, endpoint: Endpoint, said: str) -> tuple[str, str | None]:
+def _classify(
+    status: int, endpoint: Endpoint, said: str, retry_after: str | None = None
+) -> tuple[str, str | None]:
     if status == 401:
         if endpoint.key_env:
             fix = f"check the API key in ${endpoint.key_env}"
@@ -324,6 +390,8 @@ def _classify(status: int, endpoint: Endpoint, said: str) -> tuple[str, str | No
         return "auth", fix
     if status == 403:
         return "auth", "the key is valid but not allowed to use this model or endpoint"
+    if status == 404 and endpoint.is_demo:
+        return "not_found", "the demo provider serves the models demo, demo-think and demo-tools"
     if status == 404:
         return "not_found", (
             f"check the model name {endpoint.model!r} (list them with `tokentide models`) "
@@ -332,6 +400,8 @@ def _classify(status: int, endpoint: Endpoint, said: str) -> tuple[str, str | No
     if status == 429:
         if "quota" in said.lower() or "billing" in said.lower():
             return "rate_limit", "the account is out of quota; check the provider's billing page"
+        if retry_after and retry_after.strip().isdigit():
+            return "rate_limit", f"rate limited; retry in {retry_after.strip()} s"
         return "rate_limit", "rate limited; wait a moment and retry"
     if status in (400, 413, 422):
         return "bad_request", None
@@ -363,9 +433,11 @@ def _json_or_error(body: bytes, response: httpx.Response) -> Any:
     parsed = _try_json(body)
     if parsed is None:
         raise StreamError(
-            f"expected JSON but got {response.headers.get('content-type', 'no content type')}: "
-            f"{_body_excerpt(body)}",
+            f"expected JSON but got {response.headers.get('content-type', 'no content type')} "
+            f"(HTTP {response.status_code}): {_body_excerpt(body)}",
             kind="protocol",
+            status=response.status_code,
+            fix="check that the base URL points at an OpenAI-compatible API",
         )
     return parsed
 

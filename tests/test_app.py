@@ -107,7 +107,7 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
         await wait_idle(pilot)
         (view,) = answers(app)
         footer = str(view.footer.render())
-        match = re.search(r"stopped · (\d+) tokens received · ~(\d+) saved", footer)
+        match = re.search(r"stopped · (\d+) tokens? received · ~(\d+) saved", footer)
         assert match, footer
         received, saved = int(match[1]), int(match[2])
         # What the app counted; a few more may have been in the socket buffer
@@ -221,7 +221,7 @@ async def test_connection_refused_error_block():
         await type_and_send(pilot, "hello?")
         await wait_idle(pilot)
         message = app.screen.query_one(ErrorBlock).message
-        assert "connection refused" in message and "--base-url" in message
+        assert "connection refused" in message and "base URL is right" in message
 
 
 async def test_model_output_cannot_inject_markup_or_escapes(server):
@@ -290,7 +290,8 @@ async def test_follows_at_the_bottom_and_stays_put_after_scrolling_up(server):
         assert conversation.max_scroll_y > grown_from
         assert conversation.scroll_y == held == 0
         assert app.screen.query_one(NewOutputHint).has_class("-shown")
-        # End resumes following.
+        # End resumes following, even from the composer (which has its own End).
+        app.screen.query_one(Composer).focus()
         await pilot.press("end")
         await pilot.pause()
         assert conversation.following
@@ -353,3 +354,129 @@ async def test_demo_notice_is_shown(tmp_path):
             await pilot.pause()
             notes = [n.message for n in app._notifications]
             assert any("demo provider" in note for note in notes)
+
+
+async def test_stop_key_from_the_input_thread_stops_the_provider_at_once(server):
+    """What the terminal driver does on Esc, before the key reaches the event loop."""
+    import threading
+    import time
+
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 20)
+        thread = threading.Thread(target=app.stop_key_pressed)
+        pressed = time.perf_counter()
+        thread.start()
+        thread.join()
+        record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+        assert record.disconnected_at - pressed < 0.1
+        await wait_idle(pilot)  # no Esc reached the app: the stream ended on its own
+        (view,) = answers(app)
+        assert "stopped · " in str(view.footer.render())
+        assert not app.query(ErrorBlock)
+        assert app.screen.turns[-1].cancelled
+
+
+async def test_ctrl_c_mid_stream_stops_like_esc(server):
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await pilot.press("ctrl+c")
+        record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+        assert record.disconnected_at - app.screen.stop_requested_at < 0.1
+        await wait_idle(pilot)
+        assert answers(app)[0].footer.has_class("-stopped")
+        assert app.is_running  # Ctrl+C never kills the app
+
+
+async def test_new_chat_mid_stream_cancels_first(server):
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await pilot.press("ctrl+n")
+        record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+        await pilot.pause()
+        assert not record.completed
+        assert not answers(app) and app.screen.turns == [] and not app.screen.streaming
+
+
+async def test_thinking_and_tool_calls_show_while_streaming(server):
+    server.tokens_per_second = 60
+    app = make_app(server, model="demo-think")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "why is the sky blue")
+        await server.await_for(lambda r: r.tokens_sent >= 8)
+        (view,) = answers(app)
+        thinking = view.query_one("#thinking")
+        await pilot.pause(0.25)  # the ticker draws side views at most 10×/s
+        assert app.screen.streaming
+        assert thinking.has_class("-shown")
+        assert str(view.thinking_text.render())
+        await pilot.press("escape")
+        await wait_idle(pilot)
+
+    server.tokens_per_second = 8
+    app = make_app(server, model="demo-tools")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "weather in Paris?")
+        await server.await_for(lambda r: r.tokens_sent >= 3)
+        await pilot.pause(0.15)
+        assert app.screen.streaming
+        (view,) = answers(app)
+        assert view.query(ToolCallView)  # shown before the call is complete
+        await pilot.press("escape")
+        await wait_idle(pilot)
+
+
+async def test_a_tool_call_answer_does_not_break_the_next_turn(server):
+    """Tools are not run, so the tool call must not be sent back unanswered
+    (the demo server rejects that history with a 400, as OpenAI does)."""
+    app = make_app(server, model="demo-tools")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "weather in Paris?")
+        await wait_idle(pilot)
+        assert app.screen.turns[-1].tool_calls
+        server.script("Fine, without tools.")
+        await type_and_send(pilot, "never mind")
+        await wait_idle(pilot)
+        assert not app.query(ErrorBlock)
+        assert answers(app)[-1].markdown.source == "Fine, without tools."
+    assert [m["role"] for m in server.requests[-1].body["messages"]] == ["user", "user"]
+
+
+async def test_enter_during_cleanup_waits_for_the_answer_to_be_recorded(server):
+    server.tokens_per_second = 150
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await pilot.press("escape")
+        await type_and_send(pilot, "next")  # may land while the first is being finished
+        await wait_idle(pilot)
+        await pilot.pause()
+        await wait_idle(pilot)
+        first = answers(app)[0]
+        assert "stopped · " in str(first.footer.render())
+        roles = [m.role for m in app.screen.turns]
+        assert roles[:2] == ["user", "assistant"] and app.screen.turns[1].cancelled
+
+
+async def test_only_web_links_open(server):
+    app = make_app(server)
+    opened: list[str] = []
+    app.open_url = lambda url, **kw: opened.append(url)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        server.script("x")
+        await type_and_send(pilot, "q")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        for href in ("https://example.com", "file:///etc/passwd", "javascript:alert(1)"):
+            view.markdown.post_message(Markdown.LinkClicked(view.markdown, href))
+        await pilot.pause()
+    assert opened == ["https://example.com"]

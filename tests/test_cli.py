@@ -170,7 +170,7 @@ def test_errors_exit_1_with_one_line(tmp_path, demo):
 def test_connection_refused(tmp_path):
     result = tokentide("ask", "--base-url", "http://127.0.0.1:9/v1", "q", env=clean_env(tmp_path))
     assert result.returncode == 1
-    assert "connection refused" in result.stderr and "--base-url" in result.stderr
+    assert "connection refused" in result.stderr and "base URL is right" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -284,3 +284,82 @@ def test_client_imports_no_textual_or_rich():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_terminal_output_is_sanitised_but_pipes_get_exact_bytes(tmp_path, demo):
+    """On a terminal, escape sequences from the model are stripped; a pipe gets the text as is."""
+    import pty
+
+    evil = "A\x1b[2Jb\x1b]52;c;ZXZpbA==\x07c\x9bd"
+    env = clean_env(tmp_path)
+    demo.script(evil)
+    piped = tokentide("ask", "--base-url", demo.base_url, "-m", "demo", "q", env=env)
+    assert piped.stdout == evil
+
+    demo.script(evil)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [*CMD, "ask", "--base-url", demo.base_url, "-m", "demo", "q"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert proc.wait(timeout=30) == 0
+    text = output.decode()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert text.replace("\r\n", "\n") == "A[2Jb]52;c;ZXZpbA==cd\n"
+
+
+def test_closed_pipe_stops_the_stream(tmp_path):
+    with DemoServer(tokens_per_second=200, ttft=0.01) as server:
+        proc = subprocess.Popen(
+            [*CMD, "ask", "--base-url", server.base_url, "-m", "demo", "tell me about rust"],
+            env=clean_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout.read(20)
+        proc.stdout.close()  # like `| head -c 20`
+        _, err = proc.communicate(timeout=15)
+        record = server.wait_for(lambda r: r.disconnected_at is not None, timeout=5)
+    assert proc.returncode == 141 and err == b""
+    assert not record.completed
+
+
+def test_undecodable_stdin_is_not_a_traceback(tmp_path, demo):
+    result = subprocess.run(
+        [*CMD, "ask", "--base-url", demo.base_url, "-m", "demo", "-"],
+        env=clean_env(tmp_path),
+        input=b"/echo caf\xe9",
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "caf\ufffd"
+
+
+def test_tool_call_note_is_sanitised(tmp_path, replay):
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","type":"function",'
+        b'"function":{"name":"f\\u001b[31mX","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    replay.reply(Canned(body))
+    result = tokentide(
+        "ask", "--base-url", replay.base_url, "-m", "m", "q", env=clean_env(tmp_path)
+    )
+    assert result.returncode == 0
+    assert "tool call: f[31mX({})" in result.stderr and "\x1b" not in result.stderr

@@ -86,3 +86,65 @@ def test_errors_are_one_line_with_a_fix(tmp_path):
     with pytest.raises(StreamError, match="not valid TOML") as info:
         resolve(env={}, path=bad)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[timeouts]\nread = 'x'\n", "read in [timeouts] must be a number"),
+        ("timeouts = 3\n", "timeouts in the config file must be a table"),
+        ("providers = 3\n", "providers in the config file must be a table"),
+        ("provider = 5\n", "provider in the config file must be a string"),
+        ("model = 5\n", "model in the config file must be a string"),
+        ("system = 5\n", "system in the config file must be a string"),
+        ("expected_tokens = 'lots'\n", "expected_tokens in the config file must be an integer"),
+        ("[timeouts]\nread = 0\n", "read in [timeouts] must be more than 0 seconds"),
+        (
+            "[providers.x]\nkind = 'openai'\nbase_url = 'http://h/v1'\nmodel = 'm'\nheaders = 'x'\n",
+            "headers in [providers.x] must be a table",
+        ),
+    ],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path, text, words):
+    path = write(tmp_path, text)
+    provider = "x" if "providers.x" in text else None
+    with pytest.raises(StreamError) as info:
+        resolve(provider=provider, env={"OPENAI_API_KEY": "k"}, path=path)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert info.value.kind == "config"
+
+
+def test_unsupported_wire_format_fails_at_resolve():
+    with pytest.raises(StreamError, match="'anthropic' has no streaming support yet"):
+        resolve(provider="anthropic", env={"ANTHROPIC_API_KEY": "sk-ant"})
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1", "http://h:99999/v1", "ftp://h/v1", "nohost"])
+def test_bad_base_url(url):
+    with pytest.raises(StreamError, match="not a usable base URL"):
+        resolve(base_url=url, env={})
+
+
+@pytest.mark.parametrize("key", ["sk-secret\nX", "sk-secretÄBC", " sk-secret"])
+def test_bad_key_is_refused_without_showing_it(key):
+    with pytest.raises(StreamError) as info:
+        resolve(env={"OPENAI_API_KEY": key})
+    assert "secret" not in str(info.value) and "$OPENAI_API_KEY" in str(info.value)
+
+
+def test_headers_are_not_in_the_repr(tmp_path):
+    path = write(
+        tmp_path,
+        "[providers.x]\nkind = 'openai'\nbase_url = 'http://h/v1'\nmodel = 'm'\n"
+        "[providers.x.headers]\nx-api-key = 'sk-hidden'\n",
+    )
+    settings = resolve(provider="x", env={}, path=path)
+    assert settings.endpoint.headers == {"x-api-key": "sk-hidden"}
+    assert "sk-hidden" not in repr(settings)
+
+
+def test_demo_ignores_a_model_meant_for_a_real_provider(tmp_path):
+    settings = resolve(env={"TOKENTIDE_MODEL": "gpt-4o"}, path=tmp_path / "none.toml")
+    assert settings.endpoint.is_demo and settings.endpoint.model == "demo"
+    settings = resolve(provider="demo", model="demo-think", env={})
+    assert settings.endpoint.model == "demo-think"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -140,3 +141,30 @@ async def test_reasoning_and_tool_models():
     call = answer.message.tool_calls[0]
     assert call.name == "lookup" and call.complete and call.parse_error is None
     assert isinstance(call.arguments, dict) and answer.message.finish_reason == "tool_calls"
+
+
+async def test_abort_from_another_thread_while_the_loop_is_busy():
+    """A UI's input thread can stop the provider even when the event loop is
+    stuck in a long render: the server sees EOF at once, and the answer ends
+    as stopped (not failed) when the loop gets back to it."""
+    with DemoServer(tokens_per_second=200, ttft=0.01) as server:
+        async with ChatClient(demo_endpoint(server)) as client:
+            answer = client.stream(request(max_tokens=2000))
+            aborted_at: list[float] = []
+
+            def stop_key() -> None:
+                aborted_at.append(time.perf_counter())
+                answer.abort()
+
+            async with answer:
+                async for event in answer:
+                    if isinstance(event, TextDelta) and not aborted_at:
+                        timer = threading.Timer(0.05, stop_key)
+                        timer.start()
+                        time.sleep(0.4)  # the event loop is busy (a slow render), on purpose
+                        record = server.wait_for(lambda r: r.disconnected_at is not None, 1)
+                        # EOF reached the server while the loop was still blocked:
+                        assert record.disconnected_at - aborted_at[0] < 0.05
+                        assert time.perf_counter() - aborted_at[0] > 0.3
+    assert answer.message.cancelled and answer.message.error is None
+    assert answer.metrics().tokens_saved.tokens == 2000 - answer.metrics().tokens_received

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.replay import Canned, fixture
@@ -269,7 +271,7 @@ async def test_connection_refused_names_the_base_url():
         await run(url)
     assert info.value.kind == "connect"
     assert url in str(info.value) and "connection refused" in str(info.value)
-    assert "--base-url" in str(info.value)
+    assert "base URL is right" in str(info.value)
 
 
 async def test_read_timeout_between_events(replay):
@@ -317,3 +319,146 @@ async def test_invalid_tool_arguments_keep_raw_text(replay):
     assert second.arguments_raw == '{"cut": "off'
     assert second.arguments == {"cut": "off"}
     assert second.parse_error and "not valid JSON" in second.parse_error
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b'{"choices":[{"index":0,"delta":"hi"}]}',
+        b'{"choices":[{"index":0,"delta":{"tool_calls":[null]}}]}',
+        b'{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":"x"}]}}]}',
+        b'{"choices":"nope"}',
+    ],
+)
+async def test_odd_chunks_are_tolerated(replay, chunk):
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n'
+        b"data: " + chunk + b"\n\n"
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":"3","completion_tokens":"12"}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    replay.reply(Canned(body))
+    answer, _ = await run(replay.base_url)
+    assert answer.message.text == "ok" and answer.message.finish_reason == "stop"
+    assert not answer.message.cancelled and answer.message.error is None
+    assert answer.message.usage.output_tokens is None  # a string is not a count
+    assert answer.metrics().estimated
+
+
+async def test_a_bug_while_reading_is_an_error_not_a_stop(replay, monkeypatch):
+    from tokentide.client.providers import openai_chat
+
+    def broken(self, event, data):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(openai_chat.OpenAIChatParser, "feed", broken)
+    replay.reply(Canned(fixture("openai_chat_usage.sse")))
+    async with ChatClient(endpoint(replay.base_url)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        with pytest.raises(StreamError, match="unexpected data from the server"):
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert answer.message.error and not answer.message.cancelled
+
+
+async def test_cancel_while_draining_after_done_is_not_a_stop(replay):
+    body = fixture("openai_chat_usage.sse") + b": trailing junk\n\n" * 50
+    replay.reply(Canned(body, chunk_size=len(fixture("openai_chat_usage.sse")), delay=0.5))
+    async with ChatClient(endpoint(replay.base_url)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+
+        async def consume() -> None:
+            async with answer:
+                async for _ in answer:
+                    pass
+
+        task = asyncio.create_task(consume())
+        while not answer.finished:  # Finished has been seen: the drain is running
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert answer.message.finish_reason == "stop"
+    assert not answer.message.cancelled and answer.metrics().tokens_saved is None
+
+
+async def test_same_index_with_a_new_id_is_a_new_call(replay):
+    def call(id_: str, args: str) -> bytes:
+        return (
+            b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"'
+            + id_.encode()
+            + b'","function":{"name":"f","arguments":"'
+            + args.encode()
+            + b'"}}]}}]}\n\n'
+        )
+
+    body = (
+        call("c1", '{\\"x\\":1}')
+        + call("c2", '{\\"y\\":2}')
+        + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\n'
+        + b"data: [DONE]\n\n"
+    )
+    replay.reply(Canned(body))
+    answer, _ = await run(replay.base_url)
+    assert [(c.id, c.arguments) for c in answer.message.tool_calls] == [
+        ("c1", {"x": 1}),
+        ("c2", {"y": 2}),
+    ]
+    assert len({c.index for c in answer.message.tool_calls}) == 2
+
+
+async def test_a_buffered_burst_has_no_rate_and_hidden_reasoning_does_not_inflate_it(replay):
+    # Everything arrives in one read (a buffering proxy); usage counts 1,500
+    # tokens of which 1,497 were reasoning that was never streamed.
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"b"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"c"},"finish_reason":"stop"}]}\n\n'
+        b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1500,'
+        b'"completion_tokens_details":{"reasoning_tokens":1497}}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    replay.reply(Canned(body, chunk_size=len(body)))
+    answer, _ = await run(replay.base_url)
+    metrics = answer.metrics()
+    assert metrics.tokens_received == 1500 and not metrics.estimated
+    assert metrics.tokens_per_s is None
+
+
+async def test_non_streaming_has_no_ttft(replay):
+    body = b'{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}'
+    replay.reply(Canned(body, content_type="application/json"))
+    answer, _ = await run(replay.base_url, stream=False)
+    metrics = answer.metrics()
+    assert metrics.ttft_ms is None and metrics.tokens_per_s is None and metrics.total_ms > 0
+
+
+async def test_200_json_error_body_without_stream(replay):
+    body = b'{"error":{"message":"model overloaded","type":"server_error"}}'
+    replay.reply(Canned(body, content_type="application/json"))
+    with pytest.raises(StreamError) as info:
+        await run(replay.base_url, stream=False)
+    assert str(info.value) == "the server reported an error (server_error): model overloaded"
+
+
+async def test_429_says_when_to_retry(replay):
+    body = b'{"error":{"message":"Rate limit reached for requests","type":"requests"}}'
+    replay.reply(
+        Canned(body, status=429, content_type="application/json", headers={"retry-after": "7"})
+    )
+    with pytest.raises(StreamError, match="retry in 7 s"):
+        await run(replay.base_url)
+
+
+async def test_the_key_never_appears_in_an_error():
+    """Even a key that config validation would refuse (set up directly here)."""
+    bad = Endpoint("openai", "openai", "http://127.0.0.1:9/v1", "m", api_key="sk-secret\nX")
+    async with ChatClient(bad, timeouts=Timeouts(connect=1, read=1)) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
+        with pytest.raises(StreamError) as info:
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert "secret" not in str(info.value) and "secret" not in (answer.message.error or "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -17,7 +19,7 @@ class TokentideApp(App[int]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.settings = settings
 
     def on_mount(self) -> None:
@@ -26,12 +28,33 @@ class TokentideApp(App[int]):
         if self.settings.notice:
             self.notify(self.settings.notice, title="tokentide", timeout=8)
 
+    def stop_key_pressed(self) -> None:
+        """Esc / Ctrl+C was parsed. Runs in the input thread: it only reads
+        state and shuts a socket down (see tui/driver.py)."""
+        try:
+            screen = self.screen_stack[-1]
+        except (IndexError, AttributeError):
+            return
+        if isinstance(screen, ChatScreen) and screen.streaming:
+            answer = screen.answer
+            if answer is not None:
+                answer.abort()
+
     async def action_quit(self) -> None:
         """Quitting mid-answer stops it first, through the same cleanup as Esc."""
         for screen in self.screen_stack:
             if isinstance(screen, ChatScreen):
                 await screen.stop_streaming()
         self.exit(0)
+
+
+def _driver_class() -> type | None:
+    """The stop-key driver where Textual uses its Linux/macOS driver."""
+    if sys.platform == "win32":
+        return None
+    from .driver import StopKeyDriver
+
+    return StopKeyDriver
 
 
 def run_app(settings: Settings) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import traceback
@@ -24,10 +25,11 @@ from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
 
-from .format import stats_line
+from .format import count, stats_line
 from .safe_text import terminal_safe
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `... | head`
 
 
 @dataclass
@@ -70,6 +72,8 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
                             out.text(event.text)
                         elif isinstance(event, ReasoningDelta):
                             out.reasoning(event.text)
+                        if out.closed:
+                            break  # the reader went away (`| head`): stop generating too
             except asyncio.CancelledError:
                 code = EXIT_CANCELLED
             except StreamError:
@@ -78,14 +82,16 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
                     traceback.print_exc()
     out.end_text()
     message, metrics = answer.message, answer.metrics()
+    if out.closed:
+        return EXIT_BROKEN_PIPE
     if options.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
     else:
         for call in message.tool_calls:
-            out.note(f"tool call: {call.name}({call.arguments_raw})")
+            out.note(terminal_safe(f"tool call: {call.name}({call.arguments_raw})"))
     if code == EXIT_CANCELLED:
         saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
-        out.note(f"cancelled after {metrics.tokens_received} tokens, ~{saved} saved")
+        out.note(f"cancelled after {count(metrics.tokens_received)}, ~{saved} saved")
     elif code == EXIT_ERROR:
         out.note(f"error: {message.error}")
     elif message.finish_reason is None:
@@ -127,13 +133,20 @@ class _Output:
         self.err_tty = stderr.isatty()
         self.last = ""
         self.in_reasoning = False
+        self.closed = False
 
     def text(self, text: str) -> None:
-        if self.silent:
+        if self.silent or self.closed:
             return
         self._close_reasoning()
-        self.stdout.write(terminal_safe(text) if self.tty else text)
-        self.stdout.flush()
+        try:
+            self.stdout.write(terminal_safe(text) if self.tty else text)
+            self.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            # Point stdout at /dev/null so the interpreter's final flush is quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
+            return
         self.last = text[-1:] or self.last
 
     def reasoning(self, text: str) -> None:
@@ -153,7 +166,7 @@ class _Output:
 
     def end_text(self) -> None:
         self._close_reasoning()
-        if self.tty and not self.silent and self.last and self.last != "\n":
+        if self.tty and not self.silent and not self.closed and self.last and self.last != "\n":
             self.stdout.write("\n")
             self.stdout.flush()
 

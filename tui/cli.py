@@ -208,17 +208,22 @@ def _read_prompt(prompt: str | None) -> str:
     if prompt in (None, "-"):
         if sys.stdin is None or sys.stdin.isatty():
             _fail("no prompt: pass one as an argument or pipe it on stdin", code=2)
-        stdin_text = sys.stdin.read()
+        stdin_text = _read_stdin()
         if not stdin_text.strip():
             _fail("no prompt: stdin was empty", code=2)
         return stdin_text
     if _stdin_is_data():
-        stdin_text = sys.stdin.read()
+        stdin_text = _read_stdin()
     if stdin_text.strip():
         return f"{prompt}\n\n{stdin_text}"
     if not prompt.strip():
         _fail("no prompt: the prompt is empty", code=2)
     return prompt
+
+
+def _read_stdin() -> str:
+    """Bytes in, text out: undecodable bytes become U+FFFD instead of a traceback."""
+    return sys.stdin.buffer.read().decode("utf-8", "replace")
 
 
 def _stdin_is_data() -> bool:
@@ -237,7 +242,11 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C before a stream started (while starting up): nothing to save.
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -21,15 +21,19 @@ def rate(value: float | None) -> str:
     return "– tok/s" if value is None else f"{value:.1f} tok/s"
 
 
+def count(n: int, word: str = "token") -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def tokens(metrics: Metrics) -> str:
     mark = "~" if metrics.estimated else ""
-    return f"{mark}{metrics.tokens_received} tokens"
+    return mark + count(metrics.tokens_received)
 
 
 def stopped(metrics: Metrics) -> str:
     """The line a stopped answer gets: `stopped · N tokens received · ~M saved`."""
     saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
-    return f"stopped · {metrics.tokens_received} tokens received · ~{saved} saved"
+    return f"stopped · {count(metrics.tokens_received)} received · ~{saved} saved"
 
 
 def outcome(message: Message) -> str:
@@ -74,7 +78,7 @@ def stats_line(metrics: Metrics) -> str:
     parts = [
         f"TTFT {ms(metrics.ttft_ms)}",
         rate(metrics.tokens_per_s),
-        f"{metrics.tokens_received} tokens ({metrics.count_method})",
+        f"{count(metrics.tokens_received)} ({metrics.count_method})",
     ]
     if metrics.total_ms is not None:
         parts.append(f"{metrics.total_ms / 1000:.2f} s total")
@@ -110,8 +114,8 @@ class SessionTotals:
             return "ready"
         mark = "~" if self.estimated else ""
         parts = [
-            f"{self.answers} answer{'s' if self.answers != 1 else ''}",
-            f"{mark}{self.tokens} tokens",
+            count(self.answers, "answer"),
+            mark + count(self.tokens),
         ]
         if self.stopped:
             parts.append(f"{self.stopped} stopped, ~{self.saved} tokens saved")

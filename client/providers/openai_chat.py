@@ -58,7 +58,7 @@ class OpenAIChat:
         if not isinstance(body, dict):
             raise StreamError("the server's reply is not a JSON object", kind="protocol")
         if body.get("error"):
-            raise error_in_stream(body["error"])
+            raise error_in_stream(body["error"], mid_stream=False)
         events: list[StreamEvent] = []
         choices = body.get("choices") or []
         reason = None
@@ -106,17 +106,18 @@ class OpenAIChatParser:
             raise StreamError(
                 f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
                 kind="protocol",
+                fix="the server does not speak the OpenAI streaming format; check the base URL",
             ) from None
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
             raise error_in_stream(chunk["error"])
         events: list[StreamEvent] = []
-        for choice in chunk.get("choices") or []:
+        for choice in _list(chunk.get("choices")):
             # With n > 1 choices differ only by index; we show the first.
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = _dict(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.append(ReasoningDelta(reasoning))
@@ -126,18 +127,23 @@ class OpenAIChatParser:
             refusal = delta.get("refusal")
             if isinstance(refusal, str) and refusal:
                 events.append(TextDelta(refusal))
-            for call in delta.get("tool_calls") or []:
-                fn = call.get("function") or {}
+            for call in _list(delta.get("tool_calls")):
+                if not isinstance(call, dict):
+                    continue
+                fn = _dict(call.get("function"))
+                index = call.get("index", 0)
+                arguments = fn.get("arguments")
                 events.append(
                     ToolCallDelta(
-                        index=call.get("index", 0),
-                        id=call.get("id") or None,
-                        name=fn.get("name") or None,
-                        arguments=fn.get("arguments") or "",
+                        index=index if isinstance(index, int) else 0,
+                        id=_str(call.get("id")),
+                        name=_str(fn.get("name")),
+                        arguments=arguments if isinstance(arguments, str) else "",
                     )
                 )
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                self.finish_reason = reason
         if usage := parse_usage(chunk.get("usage")):
             events.append(usage)
         return events
@@ -175,15 +181,36 @@ def to_wire_messages(system: str | None, messages: list[Message]) -> list[dict[s
     return wire
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def parse_usage(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    details = usage.get("completion_tokens_details") or {}
+    details = usage.get("completion_tokens_details")
     return Usage(
-        input_tokens=usage.get("prompt_tokens"),
-        output_tokens=usage.get("completion_tokens"),
-        reasoning_tokens=details.get("reasoning_tokens") if isinstance(details, dict) else None,
+        input_tokens=_count(usage.get("prompt_tokens")),
+        output_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=(
+            _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+        ),
     )
+
+
+def _count(value: Any) -> int | None:
+    """A token count, or None for anything that is not a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return int(value)
 
 
 def error_text(body: Any) -> str | None:
@@ -200,14 +227,12 @@ def error_text(body: Any) -> str | None:
     return None
 
 
-def error_in_stream(error: Any) -> StreamError:
-    """An `error` object that arrived as a data line after the 200 status."""
+def error_in_stream(error: Any, mid_stream: bool = True) -> StreamError:
+    """An `error` object sent with a 200 status: as a data line, or as the body."""
     detail = error if isinstance(error, dict) else {"message": str(error)}
     message = error_text({"error": error}) or "An error occurred during streaming"
     kind_name = detail.get("type") or detail.get("code")
-    label = (
-        f"the server reported an error mid-stream ({kind_name})"
-        if kind_name
-        else ("the server reported an error mid-stream")
-    )
+    label = "the server reported an error" + (" mid-stream" if mid_stream else "")
+    if isinstance(kind_name, str) and kind_name:
+        label = f"{label} ({kind_name})"
     return StreamError(f"{label}: {message}", kind="provider", detail=detail)

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import StreamError
-from tokentide.client.events import Message, ReasoningDelta, TextDelta, ToolCallDelta
+from tokentide.client.events import Message, TextDelta
 from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
@@ -45,7 +45,7 @@ class ChatScreen(Screen):
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
-        Binding("end", "follow", "Follow", id="follow", show=False),
+        Binding("end", "follow", "Follow", id="follow", priority=True),
     ]
 
     DEFAULT_CSS = """
@@ -71,6 +71,8 @@ class ChatScreen(Screen):
         self.totals = fmt.SessionTotals()
         self.failed_prompt: str | None = None
         self.answer: AnswerStream | None = None
+        self._view: AssistantMessage | None = None
+        self._drawn: tuple[int, ...] = ()
         self._answer_started = 0.0
         self._stopping = False
         self.stop_requested_at: float | None = None
@@ -104,10 +106,14 @@ class ChatScreen(Screen):
         self._ticker = self.set_interval(STATUS_INTERVAL, self._tick, pause=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that do not apply now are hidden and pass through to the
+        focused widget (Esc, Ctrl+C copy, End in the composer)."""
         if action == "stop":
-            return True if self.streaming else None
+            return self.streaming
         if action == "retry":
-            return (self.failed_prompt is not None and not self.streaming) or None
+            return self.failed_prompt is not None and not self.streaming
+        if action == "follow":
+            return not self.conversation.following
         return True
 
     # -- sending ---------------------------------------------------------
@@ -128,40 +134,58 @@ class ChatScreen(Screen):
         self.conversation.follow()
         self._hide_hint()
         request = ChatRequest(
-            self.settings.endpoint.model, list(self.turns), system=self.settings.system
+            self.settings.endpoint.model, self.context(), system=self.settings.system
         )
         self.stream_answer(view, request)
+
+    def context(self) -> list[Message]:
+        """The turns sent with the next request.
+
+        Tools are not run here, so an assistant turn's tool calls would go
+        out unanswered, and OpenAI rejects a history like that: send the
+        text only. A turn with no text (stopped before the first token, or
+        tool calls alone) is left out.
+        """
+        turns = []
+        for turn in self.turns:
+            if turn.role == "assistant":
+                if not turn.text:
+                    continue
+                turn = Message("assistant", turn.text)
+            turns.append(turn)
+        return turns
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def stream_answer(self, view: AssistantMessage, request: ChatRequest) -> None:
         expected = expectation(None, None, self.settings.expected_tokens)
         answer = self.client.stream(request, expected=expected)
-        self.answer = answer
+        self.answer, self._view, self._drawn = answer, view, ()
         self.streaming = True
         self._stopping = False
         self._answer_started = time.monotonic()
         self._ticker.resume()
-        markdown = view.stream()
+        feed = view.feed()
         try:
             async with answer:
                 async for event in answer:
+                    # Only queue here: this loop must keep up with the socket.
+                    # Thinking, tool calls and the hint are drawn by `_tick`.
                     if isinstance(event, TextDelta):
-                        await markdown.write(terminal_safe(event.text))
-                        self._new_output()
-                    elif isinstance(event, ReasoningDelta):
-                        view.show_reasoning(answer.message.reasoning)
-                    elif isinstance(event, ToolCallDelta):
-                        view.show_tool_calls(answer.message.tool_calls)
-                        self._new_output()
+                        feed.write(terminal_safe(event.text))
         except StreamError:
-            pass  # recorded on answer.message; shown below
+            pass  # recorded on answer.message; shown by _finish
         finally:
-            # The socket is already closed here (the `async with` has exited).
-            self._ticker.pause()
-            self.streaming = False
-            self.answer = None
-            await markdown.stop()
-            self._finish(view, request, answer)
+            # The socket is already closed here (the `async with` has exited);
+            # a stop key from now on has nothing left to stop.
+            self._stopping = True
+            try:
+                await feed.stop()
+            finally:
+                self._ticker.pause()
+                self._finish(view, request, answer)
+                self.answer = self._view = None
+                # Last: until the answer is recorded, Enter must not start another.
+                self.streaming = False
 
     def _finish(self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream) -> None:
         message, metrics = answer.message, answer.metrics()
@@ -178,7 +202,7 @@ class ChatScreen(Screen):
         else:
             self.turns.append(message)
             if message.cancelled:
-                self.notify(fmt.stopped(metrics), title="Stopped", timeout=4)
+                self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
         self.totals.add(message, metrics)
         self.status.idle(self.totals.describe())
         self._new_output()
@@ -189,7 +213,7 @@ class ChatScreen(Screen):
         say so in one line and keep the app alive."""
         if event.worker.group == "stream" and event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"internal error: {error!r}", severity="error", timeout=10)
+            self.notify(f"internal error: {error!r}", severity="error", timeout=10, markup=False)
 
     # -- following the stream ----------------------------------------------
 
@@ -206,11 +230,25 @@ class ChatScreen(Screen):
             self._hide_hint()
 
     def _tick(self) -> None:
-        answer = self.answer
-        if answer is not None:
-            self.status.streaming(time.monotonic() - self._answer_started, answer.metrics())
-        if self.conversation.following:
-            self._hide_hint()
+        """Everything that need not follow each delta, at most 10 times a second."""
+        answer, view = self.answer, self._view
+        if answer is None or view is None:
+            return
+        self.status.streaming(time.monotonic() - self._answer_started, answer.metrics())
+        message = answer.message
+        drawn = (
+            len(message.text),
+            len(message.reasoning),
+            sum(len(call.arguments_raw) + len(call.name or "") for call in message.tool_calls),
+        )
+        if drawn == self._drawn:
+            return
+        if message.reasoning and drawn[1:2] != self._drawn[1:2]:
+            view.show_reasoning(message.reasoning)
+        if message.tool_calls:
+            view.show_tool_calls(message.tool_calls)
+        self._drawn = drawn
+        self._new_output()
 
     # -- actions -----------------------------------------------------------
 

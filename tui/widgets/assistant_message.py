@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from tokentide.client.events import Message, ToolCall
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 from ..safe_text import terminal_safe
+from .markdown_feed import MarkdownFeed
 
 
 class ToolCallView(Static):
@@ -73,7 +74,7 @@ class AssistantMessage(Vertical):
     def __init__(self, model: str) -> None:
         super().__init__()
         self.model = model
-        self.markdown = Markdown()
+        self.markdown = Markdown(open_links=False)
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
         self.reasoning = ""
@@ -85,8 +86,18 @@ class AssistantMessage(Vertical):
         yield self.markdown
         yield self.footer
 
-    def stream(self) -> MarkdownStream:
-        return Markdown.get_stream(self.markdown)
+    def feed(self) -> MarkdownFeed:
+        return MarkdownFeed(self.markdown)
+
+    @on(Markdown.LinkClicked)
+    def _open_link(self, event: Markdown.LinkClicked) -> None:
+        """Links come from the model: open only web and mail links."""
+        event.stop()
+        href = event.href.strip()
+        if href.lower().startswith(("https://", "http://", "mailto:")):
+            self.app.open_url(href)
+        else:
+            self.notify(f"not opening {href[:80]!r}: only http(s) and mailto links", markup=False)
 
     def show_reasoning(self, reasoning: str) -> None:
         thinking = self.query_one("#thinking", Collapsible)
