@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
 from textual.widgets import Markdown
+from textual.worker import WorkerCancelled
 
 from tokentide.client.config import resolve
 from tokentide.client.demo_server import DemoServer
@@ -39,7 +41,8 @@ async def wait_idle(pilot, timeout: float = 20.0) -> None:
     screen = pilot.app.screen
     workers = [w for w in screen.workers if w.group == "stream"]
     for worker in workers:
-        await worker.wait()
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
     await pilot.pause()
 
 
@@ -480,3 +483,20 @@ async def test_only_web_links_open(server):
             view.markdown.post_message(Markdown.LinkClicked(view.markdown, href))
         await pilot.pause()
     assert opened == ["https://example.com"]
+
+
+async def test_esc_before_the_worker_runs_does_not_wedge_the_app(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await screen.send("tell me about rust")
+        screen.action_stop()  # same tick: the worker has not started yet
+        await wait_idle(pilot)
+        await pilot.pause()
+        assert not screen.streaming and screen.answer is None
+        (view,) = answers(app)
+        assert "stopped · 0 tokens received" in str(view.footer.render())
+        server.script("still works")
+        await type_and_send(pilot, "next")
+        await wait_idle(pilot)
+        assert answers(app)[-1].markdown.source == "still works"

@@ -71,6 +71,8 @@ class ChatScreen(Screen):
         self.totals = fmt.SessionTotals()
         self.failed_prompt: str | None = None
         self.answer: AnswerStream | None = None
+        self._pending: tuple[AssistantMessage, ChatRequest, AnswerStream] | None = None
+        self._worker: Worker | None = None
         self._view: AssistantMessage | None = None
         self._drawn: tuple[int, ...] = ()
         self._answer_started = 0.0
@@ -136,7 +138,15 @@ class ChatScreen(Screen):
         request = ChatRequest(
             self.settings.endpoint.model, self.context(), system=self.settings.system
         )
-        self.stream_answer(view, request)
+        expected = expectation(None, None, self.settings.expected_tokens)
+        answer = self.client.stream(request, expected=expected)
+        # Streaming from now, not from when the worker gets to run: a second
+        # Enter must not start another answer, and Esc must have one to stop.
+        self.answer, self._view, self._drawn = answer, view, ()
+        self._pending = (view, request, answer)
+        self.streaming = True
+        self._stopping = False
+        self._worker = self.stream_answer(view, request, answer)
 
     def context(self) -> list[Message]:
         """The turns sent with the next request.
@@ -156,12 +166,9 @@ class ChatScreen(Screen):
         return turns
 
     @work(exclusive=True, group="stream", exit_on_error=False)
-    async def stream_answer(self, view: AssistantMessage, request: ChatRequest) -> None:
-        expected = expectation(None, None, self.settings.expected_tokens)
-        answer = self.client.stream(request, expected=expected)
-        self.answer, self._view, self._drawn = answer, view, ()
-        self.streaming = True
-        self._stopping = False
+    async def stream_answer(
+        self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream
+    ) -> None:
         self._answer_started = time.monotonic()
         self._ticker.resume()
         feed = view.feed()
@@ -181,13 +188,24 @@ class ChatScreen(Screen):
             try:
                 await feed.stop()
             finally:
-                self._ticker.pause()
-                self._finish(view, request, answer)
-                self.answer = self._view = None
-                # Last: until the answer is recorded, Enter must not start another.
-                self.streaming = False
+                self._done()
+
+    def _done(self) -> None:
+        """Record the answer in flight, once, and make the screen ready again."""
+        self._ticker.pause()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._finish(*pending)
+        self.answer = self._view = None
+        # Last: until the answer is recorded, Enter must not start another.
+        self.streaming = False
 
     def _finish(self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream) -> None:
+        if not (answer.finished or answer.cancelled or answer.error):
+            # The worker ended before the stream did (cancelled before it
+            # ran, or a bug): what there is counts as stopped.
+            answer.message.cancelled = True
+            answer.meter.end(cancelled=True)
         message, metrics = answer.message, answer.metrics()
         view.finish(message, metrics)
         prompt = request.messages[-1].text
@@ -208,12 +226,19 @@ class ChatScreen(Screen):
         self._new_output()
 
     @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """A bug, not a stream error (those are StreamError and shown inline):
-        say so in one line and keep the app alive."""
-        if event.worker.group == "stream" and event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.notify(f"internal error: {error!r}", severity="error", timeout=10, markup=False)
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
+        """A stream worker cancelled before it ran never reaches its
+        `finally`; one that failed (a bug, not a StreamError, which is shown
+        inline) may not have either. Either way: record, say so, carry on."""
+        worker = event.worker
+        if worker.group != "stream" or not worker.is_finished:
+            return
+        if event.state == WorkerState.ERROR:
+            self.notify(
+                f"internal error: {worker.error!r}", severity="error", timeout=10, markup=False
+            )
+        if self._pending is not None and worker is self._worker:
+            self._done()
 
     # -- following the stream ----------------------------------------------
 
