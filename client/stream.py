@@ -83,6 +83,19 @@ class ChatClient:
             expected = expectation(request.max_tokens)
         return AnswerStream(self, request, expected)
 
+    async def list_models(self) -> list[str]:
+        """The model ids the endpoint serves; failures are one-line StreamErrors."""
+        spec = self.wire.models_request(self.endpoint.api_key)
+        try:
+            response = await self._http.request(
+                spec.method, spec.path.lstrip("/"), headers=spec.headers
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.endpoint, self.timeouts) from None
+        if response.status_code >= 400:
+            raise await status_error(response, self.endpoint, self.wire)
+        return self.wire.parse_models(_json_or_error(response.content, response))
+
     async def complete(self, request: ChatRequest) -> AnswerStream:
         """One non-streaming request, read whole, returned as a finished AnswerStream."""
         request.stream = False
@@ -194,8 +207,9 @@ class AnswerStream:
             self._fail(exc)
             raise
         except Exception as exc:
+            said = scrub(str(exc), self._client.endpoint)
             error = StreamError(
-                f"could not read the answer ({type(exc).__name__}: {self._scrub(str(exc))})",
+                f"could not read the answer ({type(exc).__name__}: {said})",
                 kind="protocol",
                 fix="the server sent something this client does not understand; "
                 "`--debug` shows where",
@@ -228,14 +242,14 @@ class AnswerStream:
         try:
             response = await client._http.send(http_request, stream=True)
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
+            raise transport_error(exc, client.endpoint, client.timeouts) from None
         self._response = response
         network = response.extensions.get("network_stream")
         self._socket = network.get_extra_info("socket") if network is not None else None
         self.meter.headers_received()
         self.started = Started(response.status_code, dict(response.headers))
         if response.status_code >= 400:
-            raise await self._status_error(response)
+            raise await status_error(response, client.endpoint, wire)
         yield self.started
 
         try:
@@ -269,7 +283,7 @@ class AnswerStream:
                 if parser.done:
                     await _drain(sse_events)
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
+            raise transport_error(exc, client.endpoint, client.timeouts) from None
 
     def _feed(self, parser: EventParser, name: str, data: str) -> list[StreamEvent]:
         try:
@@ -283,13 +297,6 @@ class AnswerStream:
                 fix=f"check that {self._client.endpoint.base_url} speaks the OpenAI "
                 "streaming format",
             ) from exc
-
-    def _scrub(self, text: str) -> str:
-        """Never let the key reach a message (httpx quotes bad header values)."""
-        key = self._client.endpoint.api_key
-        if key:
-            text = text.replace(key, "***")
-        return one_line(text, 160)
 
     async def _check_event_stream(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")
@@ -309,58 +316,61 @@ class AnswerStream:
             fix=f"check that {self._client.endpoint.base_url} is an OpenAI-compatible API",
         )
 
-    async def _status_error(self, response: httpx.Response) -> StreamError:
-        body = await response.aread()
-        parsed = _try_json(body)
-        detail = self._client.wire.error_message(parsed) if parsed is not None else None
-        status = response.status_code
-        reason = response.reason_phrase or ""
-        said = detail or _body_excerpt(body) or reason
-        endpoint = self._client.endpoint
-        kind, fix = _classify(status, endpoint, said, response.headers.get("retry-after"))
-        message = f"HTTP {status} {reason}".rstrip()
-        if said and said not in (reason, f"{status} {reason}", f"{status}"):
-            message = f"{message}: {said}"
-        detail_obj = parsed.get("error") if isinstance(parsed, dict) else None
-        return StreamError(
-            message,
-            kind=kind,
-            status=status,
-            fix=fix,
-            detail=detail_obj if isinstance(detail_obj, dict) else None,
-        )
 
-    def _transport_error(self, exc: httpx.HTTPError) -> StreamError:
-        endpoint = self._client.endpoint
-        timeouts = self._client.timeouts
-        reason = self._scrub(_reason(exc))
-        if isinstance(exc, httpx.ConnectTimeout):
-            return StreamError(
-                f"could not connect to {endpoint.base_url} within {timeouts.connect:g} s",
-                kind="timeout",
-                fix="check the base URL and that the server is running",
-            )
-        if isinstance(exc, httpx.ConnectError):
-            return StreamError(
-                f"cannot connect to {endpoint.base_url} ({reason})",
-                kind="connect",
-                fix="check that the server is running and the base URL is right",
-            )
-        if isinstance(exc, httpx.ReadTimeout):
-            return StreamError(
-                f"the server sent nothing for {timeouts.read:g} s",
-                kind="timeout",
-                fix="the model may be overloaded; retry, or raise [timeouts] read in the config",
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return StreamError(f"request timed out ({reason})", kind="timeout")
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-            return StreamError(
-                f"the connection broke mid-answer ({reason})",
-                kind="protocol",
-                fix="the server or a proxy closed it; retry",
-            )
-        return StreamError(f"request failed: {reason}", kind="connect")
+def transport_error(exc: httpx.HTTPError, endpoint: Endpoint, timeouts: Timeouts) -> StreamError:
+    """A connect, timeout or broken-connection failure as one line with the fix."""
+    reason = scrub(_reason(exc), endpoint)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return StreamError(
+            f"could not connect to {endpoint.base_url} within {timeouts.connect:g} s",
+            kind="timeout",
+            fix="check the base URL and that the server is running",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return StreamError(
+            f"cannot connect to {endpoint.base_url} ({reason})",
+            kind="connect",
+            fix="check that the server is running and the base URL is right",
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        return StreamError(
+            f"the server sent nothing for {timeouts.read:g} s",
+            kind="timeout",
+            fix="the model may be overloaded; retry, or raise [timeouts] read in the config",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return StreamError(f"request timed out ({reason})", kind="timeout")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return StreamError(
+            f"the connection broke mid-answer ({reason})",
+            kind="protocol",
+            fix="the server or a proxy closed it; retry",
+        )
+    return StreamError(f"request failed: {reason}", kind="connect")
+
+
+async def status_error(
+    response: httpx.Response, endpoint: Endpoint, wire: WireFormat
+) -> StreamError:
+    """A 4xx/5xx response as one line: status, the provider's words, the fix."""
+    body = await response.aread()
+    parsed = _try_json(body)
+    detail = wire.error_message(parsed) if parsed is not None else None
+    status = response.status_code
+    reason = response.reason_phrase or ""
+    said = detail or _body_excerpt(body) or reason
+    kind, fix = _classify(status, endpoint, said, response.headers.get("retry-after"))
+    message = f"HTTP {status} {reason}".rstrip()
+    if said and said not in (reason, f"{status} {reason}", f"{status}"):
+        message = f"{message}: {said}"
+    detail_obj = parsed.get("error") if isinstance(parsed, dict) else None
+    return StreamError(
+        message,
+        kind=kind,
+        status=status,
+        fix=fix,
+        detail=detail_obj if isinstance(detail_obj, dict) else None,
+    )
 
 
 async def _drain(events: AsyncIterator[Any], limit: float = 0.1) -> None:
@@ -408,6 +418,13 @@ def _classify(
     if status >= 500:
         return "server", "the provider had a problem; retry in a moment"
     return "provider", None
+
+
+def scrub(text: str, endpoint: Endpoint) -> str:
+    """Never let the key reach a message (httpx quotes bad header values)."""
+    if endpoint.api_key:
+        text = text.replace(endpoint.api_key, "***")
+    return one_line(text, 160)
 
 
 def _reason(exc: BaseException) -> str:

@@ -363,3 +363,17 @@ def test_tool_call_note_is_sanitised(tmp_path, replay):
     )
     assert result.returncode == 0
     assert "tool call: f[31mX({})" in result.stderr and "\x1b" not in result.stderr
+
+
+def test_models_lists_and_explains_failures(tmp_path):
+    env = clean_env(tmp_path)
+    result = tokentide("models", "--demo", env=env)
+    assert result.returncode == 0 and result.stdout.split() == ["demo", "demo-think", "demo-tools"]
+    with DemoServer(api_key="sk-right") as server:
+        result = tokentide(
+            "models", "--base-url", server.base_url, env={**env, "OPENAI_API_KEY": "sk-wrong"}
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTTP 401" in lines[0] and "$OPENAI_API_KEY" in lines[0]
+    assert "sk-wrong" not in result.stderr

@@ -210,21 +210,13 @@ def run_models(settings: Settings, debug: bool = False) -> int:
 
 
 async def _models(settings: Settings, debug: bool) -> int:
-    import httpx
-
-    endpoint = settings.endpoint
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     try:
-        async with httpx.AsyncClient(timeout=settings.timeouts.connect) as http:
-            response = await http.get(f"{endpoint.base_url}/models", headers=headers)
-        response.raise_for_status()
-        ids = sorted(item["id"] for item in response.json().get("data", []))
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
+            ids = await client.list_models()
+    except StreamError as exc:
         if debug:
             traceback.print_exc()
-        print(
-            f"tokentide: error: cannot list models at {endpoint.base_url}: {exc}", file=sys.stderr
-        )
+        print(f"tokentide: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     for model_id in ids:
         print(model_id)

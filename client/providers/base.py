@@ -22,7 +22,7 @@ class HttpRequest:
 
     method: str
     path: str
-    json: dict[str, Any]
+    json: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -53,6 +53,14 @@ class WireFormat(Protocol):
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest: ...
 
     def parser(self) -> EventParser: ...
+
+    def models_request(self, api_key: str | None) -> HttpRequest:
+        """The request that lists the models the endpoint serves."""
+        ...
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Model ids from the reply to `models_request`."""
+        ...
 
     def parse_response(self, body: Any) -> list[StreamEvent]:
         """Translate a complete non-streaming response body."""

@@ -48,11 +48,17 @@ class OpenAIChat:
             body["temperature"] = request.temperature
         if request.tools:
             body["tools"] = request.tools
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return HttpRequest("POST", "/chat/completions", body, headers)
+        return HttpRequest("POST", "/chat/completions", body, _auth(api_key))
 
     def parser(self) -> OpenAIChatParser:
         return OpenAIChatParser()
+
+    def models_request(self, api_key: str | None) -> HttpRequest:
+        return HttpRequest("GET", "/models", None, _auth(api_key))
+
+    def parse_models(self, body: Any) -> list[str]:
+        items = _list(_dict(body).get("data"))
+        return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
 
     def parse_response(self, body: Any) -> list[StreamEvent]:
         if not isinstance(body, dict):
@@ -159,6 +165,10 @@ class OpenAIChatParser:
             )
         self.finished = True
         return [Finished(self.finish_reason)]
+
+
+def _auth(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def to_wire_messages(system: str | None, messages: list[Message]) -> list[dict[str, Any]]:
