@@ -1,8 +1,10 @@
 """Fold unified events into the assistant `Message`.
 
-Tool-call arguments arrive as string fragments split at arbitrary bytes. While
-they are incomplete we parse with jiter's `trailing-strings` partial mode so a
-UI can show `{"city": "Par` as it grows; at the end we parse strictly, and
+Tool-call arguments arrive as string fragments split at arbitrary bytes. Each
+fragment is only appended: re-parsing the whole prefix per fragment would be
+quadratic on the path that must keep up with the socket. A UI that shows
+`{"city": "Par` as it grows asks `arguments_so_far()` when it redraws (jiter's
+`trailing-strings` partial mode); at the end we parse strictly, and
 fall back to a lenient parse (raw control characters inside strings, which
 llama-cpp-python's grammar admits) before giving up and keeping the raw text.
 A finish reason of "tool_calls" is never trusted over the parse.
@@ -65,7 +67,6 @@ class Accumulator:
             call.name = event.name
         if event.arguments:
             call.arguments_raw += event.arguments
-            call.arguments = parse_partial(call.arguments_raw)
 
     def finish_tool_calls(self) -> None:
         """Parse every tool call's arguments strictly; called once the stream is over."""
@@ -74,6 +75,11 @@ class Accumulator:
                 continue
             call.complete = True
             call.arguments, call.parse_error = parse_final(call.arguments_raw)
+
+
+def arguments_so_far(call: ToolCall) -> object:
+    """The parsed arguments: final once the call is complete, partial before."""
+    return call.arguments if call.complete else parse_partial(call.arguments_raw)
 
 
 def parse_partial(raw: str) -> object:

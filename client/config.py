@@ -49,7 +49,9 @@ BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
         "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"
     ),
     # Ollama's OpenAI-compatible endpoint; the native NDJSON API plugs in later.
-    "ollama": BuiltinProvider("ollama", "http://127.0.0.1:11434", "llama3.2", None, "OLLAMA_HOST"),
+    "ollama": BuiltinProvider(
+        "ollama", "http://127.0.0.1:11434/v1", "llama3.2", None, "OLLAMA_HOST"
+    ),
     "demo": BuiltinProvider("demo", "", "demo"),
 }
 
@@ -134,7 +136,8 @@ def resolve(
     setting and where it came from, not a traceback later on.
     """
     env = os.environ if env is None else env
-    top = _Table(load_file(path or config_path(env)), "the config file")
+    path = path or config_path(env)
+    top = _Table(load_file(path), "the config file", path)
     sections = top.table("providers")
     notice = None
 
@@ -168,8 +171,6 @@ def resolve(
         if url and name == "ollama":
             url = _ollama_url(url)
     url = url or section.str("base_url") or (builtin.base_url if builtin else "")
-    if name == "ollama" and not url.rstrip("/").endswith("/v1"):
-        url = url.rstrip("/") + "/v1"
     if kind != "demo":
         if not url:
             raise StreamError(
@@ -179,10 +180,10 @@ def resolve(
             )
         _check_url(url)
 
-    if kind == "demo":
+    if kind == "demo" and builtin:
         # The demo serves its own models: a model meant for a real provider
         # (TOKENTIDE_MODEL, the file) must not break the offline fallback.
-        model = model or "demo"
+        model = model or builtin.model
     model = (
         model
         or env.get("TOKENTIDE_MODEL")
@@ -233,9 +234,10 @@ def resolve(
 class _Table:
     """Typed reads from a TOML table; a wrong type is a one-line error."""
 
-    def __init__(self, data: Any, where: str) -> None:
+    def __init__(self, data: Any, where: str, path: Path) -> None:
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         self.where = where
+        self.path = path
 
     def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
         value = self.data.get(key)
@@ -247,7 +249,7 @@ class _Table:
             raise StreamError(
                 f"{key} in {self.where} must be {wanted}, not {value!r}"[:200],
                 kind="config",
-                fix=f"edit {config_path()}",
+                fix=f"edit {self.path}",
             )
         return value
 
@@ -255,7 +257,7 @@ class _Table:
         return self.get(key, str) or None
 
     def table(self, key: str, where: str | None = None) -> _Table:
-        return _Table(self.get(key, dict) or {}, where or f"[{key}]")
+        return _Table(self.get(key, dict) or {}, where or f"[{key}]", self.path)
 
     def seconds(self, key: str, default: float) -> float:
         value = self.get(key, (int, float))
@@ -316,7 +318,7 @@ def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | No
 
 
 def _ollama_url(host: str) -> str:
-    """OLLAMA_HOST may be `host:port`, `0.0.0.0`, or a full URL."""
+    """OLLAMA_HOST (`host:port`, `0.0.0.0`, or a URL) -> its OpenAI-compatible base URL."""
     if "://" not in host:
         host = "http://" + host
-    return host.replace("://0.0.0.0", "://127.0.0.1")
+    return host.replace("://0.0.0.0", "://127.0.0.1").rstrip("/") + "/v1"

@@ -7,15 +7,27 @@ provider's own words, and the fix where one is known. Callers show that line
 as is; nothing upstream needs to know about httpx exception types.
 
     StreamError
-      kind: "auth" | "not_found" | "rate_limit" | "bad_request" | "server"
-            | "connect" | "timeout" | "protocol" | "provider" | "config"
+      kind: see ErrorKind; what a caller (a retry policy, a UI) branches on
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-ErrorKind = str
+ErrorKind = Literal[
+    "auth",  # 401/403: the key
+    "not_found",  # 404: model name or base URL
+    "rate_limit",  # 429
+    "bad_request",  # 400/413/422: the request itself
+    "server",  # 5xx
+    "connect",  # could not reach the server
+    "timeout",  # connect or idle-read timeout
+    "protocol",  # the reply is not what the wire format says
+    "provider",  # an error the provider reported with a 200 status
+    "config",  # a setting is wrong; nothing was sent
+    "internal",  # a bug on our side stopped the stream
+]
 
 
 @dataclass
@@ -37,14 +49,6 @@ class StreamError(Exception):
         if self.fix:
             line = f"{line} — {self.fix}"
         return one_line(line)
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "status": self.status,
-            "message": self.message,
-            "fix": self.fix,
-        }
 
 
 def one_line(text: str, limit: int = 400) -> str:

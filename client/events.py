@@ -83,9 +83,10 @@ StreamEvent = Started | TextDelta | ReasoningDelta | ToolCallDelta | Usage | Fin
 class ToolCall:
     """A tool call as accumulated so far.
 
-    `arguments` is the parsed JSON value: a partial parse while fragments are
-    still arriving, the strict parse at the end, or None when the raw text is
-    not (yet) JSON. `arguments_raw` is always the exact text received.
+    `arguments_raw` is always the exact text received. `arguments` is its
+    parsed JSON value once the call is complete (`accumulate.arguments_so_far`
+    gives a partial parse before that); a best-effort partial value with
+    `parse_error` set when the text is not valid JSON.
     """
 
     index: int

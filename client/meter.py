@@ -13,8 +13,9 @@ The numbers are the product's promise, so each says how it was obtained:
 - A non-streaming request has no first token: TTFT and rate are None.
 - Tokens received are the server's `usage.completion_tokens` when it sent
   one; otherwise an estimate of one token per streamed delta (OpenAI-style
-  servers stream about one token per chunk), or one per four characters for
-  a delta long enough that a proxy must have merged several.
+  servers stream one token per chunk, and a single token can be a long word
+  such as " understanding"), or one per four characters for a delta longer
+  than MERGED_DELTA_CHARS, which a proxy must have merged from several.
 - Tokens saved, on cancel, is `max(0, expected - received)`, where expected is
   `max_tokens` when the request set one, else a per-model expectation from
   the caller (e.g. the average length of past answers), else
@@ -35,7 +36,11 @@ DEFAULT_EXPECTED_TOKENS = 600
 (a few paragraphs and a code block) runs 300-900 tokens."""
 
 CHARS_PER_TOKEN = 4
-ESTIMATE_METHOD = "estimated: one token per streamed delta, one per 4 characters in long ones"
+MERGED_DELTA_CHARS = 16
+ESTIMATE_METHOD = (
+    "estimated: one token per streamed delta (one per 4 characters in a delta "
+    f"over {MERGED_DELTA_CHARS})"
+)
 MIN_RATE_SPAN = 0.05
 MIN_RATE_TOKENS = 3
 
@@ -73,8 +78,18 @@ class Metrics:
     total_ms: float | None
     tokens_received: int
     estimated: bool
-    count_method: str
     tokens_saved: TokensSaved | None = None
+    headers_ms: float | None = None
+    """Request sent -> response headers: the network and the queue, before generation."""
+
+    @property
+    def count_method(self) -> str:
+        return ESTIMATE_METHOD if self.estimated else "server usage"
+
+    @property
+    def saved(self) -> int | None:
+        """Tokens saved by stopping, or None when the answer was not stopped."""
+        return None if self.tokens_saved is None else self.tokens_saved.tokens
 
     def to_dict(self) -> dict:
         return {
@@ -140,7 +155,8 @@ class Meter:
         if self.first_token_at is None:
             self.first_token_at = now
         self.last_token_at = now
-        self.estimated_tokens += max(1, len(text) // CHARS_PER_TOKEN)
+        merged = len(text) > MERGED_DELTA_CHARS
+        self.estimated_tokens += len(text) // CHARS_PER_TOKEN if merged else 1
 
     def end(self, cancelled: bool = False) -> None:
         if self.ended_at is None:
@@ -167,15 +183,18 @@ class Meter:
         saved = None
         if self.cancelled:
             saved = TokensSaved(max(0, self.expected.tokens - tokens), self.expected)
-        reported = self.reported_tokens is not None
         return Metrics(
             ttft_ms=ttft,
             tokens_per_s=rate,
-            total_ms=_ms(now - start) if start else None,
+            total_ms=_ms(now - start) if start is not None else None,
             tokens_received=tokens,
-            estimated=not reported,
-            count_method="server usage" if reported else ESTIMATE_METHOD,
+            estimated=self.reported_tokens is None,
             tokens_saved=saved,
+            headers_ms=(
+                _ms(self.headers_at - start)
+                if start is not None and self.headers_at is not None
+                else None
+            ),
         )
 
 

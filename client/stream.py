@@ -94,16 +94,7 @@ class ChatClient:
             raise transport_error(exc, self.endpoint, self.timeouts) from None
         if response.status_code >= 400:
             raise await status_error(response, self.endpoint, self.wire)
-        return self.wire.parse_models(_json_or_error(response.content, response))
-
-    async def complete(self, request: ChatRequest) -> AnswerStream:
-        """One non-streaming request, read whole, returned as a finished AnswerStream."""
-        request.stream = False
-        answer = self.stream(request)
-        async with answer:
-            async for _ in answer:
-                pass
-        return answer
+        return self.wire.parse_models(_json_or_error(response.content, response, self.wire))
 
 
 class AnswerStream:
@@ -150,14 +141,18 @@ class AnswerStream:
         elif self.finished or self.error is not None:
             pass
         elif exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-            # Left early on purpose: break, Esc, Ctrl-C.
-            self.message.cancelled = True
-            self.meter.end(cancelled=True)
+            self.mark_cancelled()  # left early on purpose: break, Esc, Ctrl-C
         else:
             # The caller's loop body failed: not a stop the user asked for.
             self._fail(
                 StreamError(f"stopped by an internal error ({type(exc).__name__})", "internal")
             )
+
+    def mark_cancelled(self) -> None:
+        """Record a stop: what arrived is kept, the rest counts as saved."""
+        if not (self.finished or self.error):
+            self.message.cancelled = True
+            self.meter.end(cancelled=True)
 
     def abort(self) -> None:
         """Stop now, from any thread, even while the event loop is busy.
@@ -248,14 +243,13 @@ class AnswerStream:
         self._socket = network.get_extra_info("socket") if network is not None else None
         self.meter.headers_received()
         self.started = Started(response.status_code, dict(response.headers))
-        if response.status_code >= 400:
-            raise await status_error(response, client.endpoint, wire)
-        yield self.started
-
         try:
+            if response.status_code >= 400:
+                raise await status_error(response, client.endpoint, wire)
+            yield self.started
             if not self.request.stream:
                 body = await response.aread()
-                for event in wire.parse_response(_json_or_error(body, response)):
+                for event in wire.parse_response(_json_or_error(body, response, wire)):
                     yield event
                 return
             if wire.framing == "sse":
@@ -294,8 +288,8 @@ class AnswerStream:
             raise StreamError(
                 f"unexpected data from the server ({type(exc).__name__}): {data[:100]!r}",
                 kind="protocol",
-                fix=f"check that {self._client.endpoint.base_url} speaks the OpenAI "
-                "streaming format",
+                fix=f"check that {self._client.endpoint.base_url} speaks the "
+                f"{self._client.wire.label} format",
             ) from exc
 
     async def _check_event_stream(self, response: httpx.Response) -> None:
@@ -313,7 +307,8 @@ class AnswerStream:
             f"(HTTP {response.status_code}): {text}",
             kind="protocol",
             status=response.status_code,
-            fix=f"check that {self._client.endpoint.base_url} is an OpenAI-compatible API",
+            fix=f"check that {self._client.endpoint.base_url} speaks the "
+            f"{self._client.wire.label} format",
         )
 
 
@@ -400,8 +395,6 @@ def _classify(
         return "auth", fix
     if status == 403:
         return "auth", "the key is valid but not allowed to use this model or endpoint"
-    if status == 404 and endpoint.is_demo:
-        return "not_found", "the demo provider serves the models demo, demo-think and demo-tools"
     if status == 404:
         return "not_found", (
             f"check the model name {endpoint.model!r} (list them with `tokentide models`) "
@@ -446,7 +439,7 @@ def _try_json(body: bytes) -> Any:
         return None
 
 
-def _json_or_error(body: bytes, response: httpx.Response) -> Any:
+def _json_or_error(body: bytes, response: httpx.Response, wire: WireFormat) -> Any:
     parsed = _try_json(body)
     if parsed is None:
         raise StreamError(
@@ -454,7 +447,7 @@ def _json_or_error(body: bytes, response: httpx.Response) -> Any:
             f"(HTTP {response.status_code}): {_body_excerpt(body)}",
             kind="protocol",
             status=response.status_code,
-            fix="check that the base URL points at an OpenAI-compatible API",
+            fix=f"check that the base URL speaks the {wire.label} format",
         )
     return parsed
 

@@ -58,7 +58,7 @@ def _driver_class() -> type | None:
 
 
 def run_app(settings: Settings) -> int:
-    from .ask import demo_endpoint
+    from .demo import demo_endpoint
 
     with demo_endpoint(settings):
         result = TokentideApp(settings).run()

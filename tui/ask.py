@@ -25,6 +25,7 @@ from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
 
+from .demo import demo_endpoint
 from .format import count, stats_line
 from .safe_text import terminal_safe
 
@@ -61,7 +62,6 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     )
     expected = expectation(options.max_tokens, None, settings.expected_tokens)
     code = EXIT_OK
-    answer: AnswerStream | None = None
     async with ChatClient(endpoint, timeouts=settings.timeouts) as client:
         answer = client.stream(request, expected=expected)
         with _cancel_on_sigint():
@@ -90,8 +90,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         for call in message.tool_calls:
             out.note(terminal_safe(f"tool call: {call.name}({call.arguments_raw})"))
     if code == EXIT_CANCELLED:
-        saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
-        out.note(f"cancelled after {count(metrics.tokens_received)}, ~{saved} saved")
+        out.note(f"cancelled after {count(metrics.tokens_received)}, ~{metrics.saved or 0} saved")
     elif code == EXIT_ERROR:
         out.note(f"error: {message.error}")
     elif message.finish_reason is None:
@@ -118,7 +117,7 @@ def answer_json(answer: AnswerStream) -> dict[str, Any]:
         },
         "metrics": metrics.to_dict(),
         "cancelled": message.cancelled,
-        "tokens_saved": metrics.tokens_saved.tokens if metrics.tokens_saved else None,
+        "tokens_saved": metrics.saved,
         "error": message.error,
     }
 
@@ -189,35 +188,3 @@ def _cancel_on_sigint():
         yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-
-
-@contextmanager
-def demo_endpoint(settings: Settings):
-    """Start the demo server in-process when the demo provider is chosen."""
-    if not settings.endpoint.is_demo:
-        yield
-        return
-    from tokentide.client.demo_server import DemoServer
-
-    with DemoServer() as server:
-        settings.endpoint.base_url = server.base_url
-        yield
-
-
-def run_models(settings: Settings, debug: bool = False) -> int:
-    with demo_endpoint(settings):
-        return asyncio.run(_models(settings, debug))
-
-
-async def _models(settings: Settings, debug: bool) -> int:
-    try:
-        async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
-            ids = await client.list_models()
-    except StreamError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"tokentide: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    for model_id in ids:
-        print(model_id)
-    return EXIT_OK

@@ -128,7 +128,7 @@ def models(
     debug: DebugOpt = False,
 ) -> None:
     """List the models the provider serves (GET /models)."""
-    from .ask import run_models
+    from .models import run_models
 
     settings = _settings(provider, None, base_url, None, demo, debug)
     raise typer.Exit(run_models(settings, debug=debug))

@@ -5,8 +5,6 @@ Estimates carry a `~`; what was measured or reported does not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tokentide.client.events import Message
 from tokentide.client.meter import Metrics
 
@@ -32,8 +30,7 @@ def tokens(metrics: Metrics) -> str:
 
 def stopped(metrics: Metrics) -> str:
     """The line a stopped answer gets: `stopped · N tokens received · ~M saved`."""
-    saved = metrics.tokens_saved.tokens if metrics.tokens_saved else 0
-    return f"stopped · {count(metrics.tokens_received)} received · ~{saved} saved"
+    return f"stopped · {count(metrics.tokens_received)} received · ~{metrics.saved or 0} saved"
 
 
 def outcome(message: Message) -> str:
@@ -64,6 +61,7 @@ def summary(message: Message, metrics: Metrics) -> str:
 def details(metrics: Metrics) -> str:
     """How each number was obtained, for a tooltip."""
     lines = [
+        f"headers after {ms(metrics.headers_ms)} (network and queue)",
         "TTFT: request sent → first generated token, wall clock here",
         "tokens/s: (tokens − 1) / (last token − first token)",
         f"tokens: {metrics.count_method}",
@@ -85,40 +83,3 @@ def stats_line(metrics: Metrics) -> str:
     if metrics.tokens_saved:
         parts.append(metrics.tokens_saved.describe())
     return " · ".join(parts)
-
-
-@dataclass
-class SessionTotals:
-    """What this session has cost and saved, for the idle status line."""
-
-    answers: int = 0
-    tokens: int = 0
-    estimated: bool = False
-    stopped: int = 0
-    saved: int = 0
-    failed: int = 0
-
-    def add(self, message: Message, metrics: Metrics) -> None:
-        if message.error:
-            self.failed += 1
-        else:
-            self.answers += 1
-        self.tokens += metrics.tokens_received
-        self.estimated = self.estimated or (metrics.estimated and metrics.tokens_received > 0)
-        if metrics.tokens_saved:
-            self.stopped += 1
-            self.saved += metrics.tokens_saved.tokens
-
-    def describe(self) -> str:
-        if not (self.answers or self.failed):
-            return "ready"
-        mark = "~" if self.estimated else ""
-        parts = [
-            count(self.answers, "answer"),
-            mark + count(self.tokens),
-        ]
-        if self.stopped:
-            parts.append(f"{self.stopped} stopped, ~{self.saved} tokens saved")
-        if self.failed:
-            parts.append(f"{self.failed} failed")
-        return "session: " + " · ".join(parts)

@@ -48,6 +48,8 @@ class WireFormat(Protocol):
     """A streaming protocol: how to ask, and how to read the answer."""
 
     name: str
+    label: str
+    """For messages: "the base URL speaks the {label} format"."""
     framing: Literal["sse", "ndjson"]
 
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest: ...

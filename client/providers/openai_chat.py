@@ -32,6 +32,7 @@ class OpenAIChat:
     """The wire format object; stateless, one per endpoint."""
 
     name = "openai"
+    label = "OpenAI Chat Completions"
     framing = "sse"
 
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
@@ -100,7 +101,6 @@ class OpenAIChatParser:
     def __init__(self) -> None:
         self.done = False
         self.finish_reason: str | None = None
-        self.finished = False
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         if data.strip() == "[DONE]":
@@ -112,7 +112,8 @@ class OpenAIChatParser:
             raise StreamError(
                 f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
                 kind="protocol",
-                fix="the server does not speak the OpenAI streaming format; check the base URL",
+                fix="the server does not speak the OpenAI Chat Completions format; "
+                "check the base URL",
             ) from None
         if not isinstance(chunk, dict):
             return []
@@ -155,15 +156,12 @@ class OpenAIChatParser:
         return events
 
     def end(self) -> list[StreamEvent]:
-        if self.finished:
-            return []
         if not self.done and self.finish_reason is None:
             raise StreamError(
                 "the stream ended before the answer finished (no finish reason, no [DONE])",
                 kind="protocol",
                 fix="the server or a proxy cut the connection; retry",
             )
-        self.finished = True
         return [Finished(self.finish_reason)]
 
 

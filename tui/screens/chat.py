@@ -29,6 +29,7 @@ from tokentide.client.stream import AnswerStream, ChatClient
 
 from .. import format as fmt
 from ..safe_text import terminal_safe
+from ..session import SessionTotals
 from ..widgets.assistant_message import AssistantMessage
 from ..widgets.blocks import ErrorBlock, NewOutputHint, UserMessage
 from ..widgets.composer import Composer
@@ -68,13 +69,12 @@ class ChatScreen(Screen):
         self.settings = settings
         self.client = ChatClient(settings.endpoint, timeouts=settings.timeouts)
         self.turns: list[Message] = []
-        self.totals = fmt.SessionTotals()
+        self.totals = SessionTotals()
         self.failed_prompt: str | None = None
         self.answer: AnswerStream | None = None
-        self._pending: tuple[AssistantMessage, ChatRequest, AnswerStream] | None = None
         self._worker: Worker | None = None
         self._view: AssistantMessage | None = None
-        self._drawn: tuple[int, ...] = ()
+        self._drawn: tuple[int, ...] = (0, 0, 0)
         self._answer_started = 0.0
         self._stopping = False
         self.stop_requested_at: float | None = None
@@ -131,7 +131,7 @@ class ChatScreen(Screen):
     async def send(self, prompt: str) -> None:
         self.failed_prompt = None
         self.turns.append(Message("user", prompt))
-        view = AssistantMessage(self.settings.endpoint.model)
+        view = AssistantMessage()
         await self.conversation.mount_all([UserMessage(prompt), view])
         self.conversation.follow()
         self._hide_hint()
@@ -142,8 +142,7 @@ class ChatScreen(Screen):
         answer = self.client.stream(request, expected=expected)
         # Streaming from now, not from when the worker gets to run: a second
         # Enter must not start another answer, and Esc must have one to stop.
-        self.answer, self._view, self._drawn = answer, view, ()
-        self._pending = (view, request, answer)
+        self.answer, self._view, self._drawn = answer, view, (0, 0, 0)
         self.streaming = True
         self._stopping = False
         self._worker = self.stream_answer(view, request, answer)
@@ -193,19 +192,17 @@ class ChatScreen(Screen):
     def _done(self) -> None:
         """Record the answer in flight, once, and make the screen ready again."""
         self._ticker.pause()
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self._finish(*pending)
+        answer, view = self.answer, self._view
         self.answer = self._view = None
+        if answer is not None and view is not None:
+            self._finish(view, answer.request, answer)
         # Last: until the answer is recorded, Enter must not start another.
         self.streaming = False
 
     def _finish(self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream) -> None:
-        if not (answer.finished or answer.cancelled or answer.error):
-            # The worker ended before the stream did (cancelled before it
-            # ran, or a bug): what there is counts as stopped.
-            answer.message.cancelled = True
-            answer.meter.end(cancelled=True)
+        # The worker may have ended before the stream did (cancelled before
+        # it ran, or a bug): what there is then counts as stopped.
+        answer.mark_cancelled()
         message, metrics = answer.message, answer.metrics()
         view.finish(message, metrics)
         prompt = request.messages[-1].text
@@ -237,7 +234,7 @@ class ChatScreen(Screen):
             self.notify(
                 f"internal error: {worker.error!r}", severity="error", timeout=10, markup=False
             )
-        if self._pending is not None and worker is self._worker:
+        if self.answer is not None and worker is self._worker:
             self._done()
 
     # -- following the stream ----------------------------------------------
@@ -249,10 +246,9 @@ class ChatScreen(Screen):
     def _hide_hint(self) -> None:
         self.query_one(NewOutputHint).remove_class("-shown")
 
-    @on(Conversation.FollowChanged)
-    def _follow_changed(self, event: Conversation.FollowChanged) -> None:
-        if event.following:
-            self._hide_hint()
+    @on(Conversation.AtEnd)
+    def _at_end(self) -> None:
+        self._hide_hint()
 
     def _tick(self) -> None:
         """Everything that need not follow each delta, at most 10 times a second."""
@@ -268,9 +264,9 @@ class ChatScreen(Screen):
         )
         if drawn == self._drawn:
             return
-        if message.reasoning and drawn[1:2] != self._drawn[1:2]:
+        if drawn[1:2] != self._drawn[1:2]:
             view.show_reasoning(message.reasoning)
-        if message.tool_calls:
+        if drawn[2:] != self._drawn[2:]:
             view.show_tool_calls(message.tool_calls)
         self._drawn = drawn
         self._new_output()
@@ -280,7 +276,10 @@ class ChatScreen(Screen):
     def action_stop(self) -> None:
         """Esc / Ctrl+C while streaming: cancel the worker; nothing else first."""
         if not self.streaming:
-            raise SkipAction()
+            raise SkipAction()  # not ours: the key goes on to the focused widget
+        self._cancel_stream()
+
+    def _cancel_stream(self) -> None:
         if self._stopping:
             return
         self._stopping = True
@@ -312,7 +311,7 @@ class ChatScreen(Screen):
         workers: list[Worker] = [w for w in self.workers if w.group == "stream"]
         if not workers:
             return
-        self.action_stop()
+        self._cancel_stream()
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
 
     async def on_unmount(self) -> None:

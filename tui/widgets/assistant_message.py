@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
 
+from tokentide.client.accumulate import arguments_so_far
 from tokentide.client.events import Message, ToolCall
 from tokentide.client.meter import Metrics
 
@@ -34,8 +35,9 @@ class ToolCallView(Static):
         text = Text()
         text.append("⚙ ", style="bold")
         text.append(terminal_safe(call.name or "…"), style="bold")
-        if call.arguments is not None:
-            body = json.dumps(call.arguments, indent=2, ensure_ascii=False)
+        arguments = arguments_so_far(call)
+        if arguments is not None:
+            body = json.dumps(arguments, indent=2, ensure_ascii=False)
         else:
             body = call.arguments_raw
         if body:
@@ -71,13 +73,11 @@ class AssistantMessage(Vertical):
     }
     """
 
-    def __init__(self, model: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.model = model
         self.markdown = Markdown(open_links=False)
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
-        self.reasoning = ""
         self._tool_views: dict[int, ToolCallView] = {}
 
     def compose(self) -> ComposeResult:
@@ -100,6 +100,8 @@ class AssistantMessage(Vertical):
             self.notify(f"not opening {href[:80]!r}: only http(s) and mailto links", markup=False)
 
     def show_reasoning(self, reasoning: str) -> None:
+        if not reasoning:
+            return
         thinking = self.query_one("#thinking", Collapsible)
         thinking.add_class("-shown")
         self.thinking_text.update(Text(terminal_safe(reasoning)))

@@ -15,10 +15,8 @@ class Conversation(VerticalScroll):
     output arrived below, so a "new output" hint can be shown.
     """
 
-    class FollowChanged(Message):
-        def __init__(self, following: bool) -> None:
-            super().__init__()
-            self.following = following
+    class AtEnd(Message):
+        """The user scrolled back to the end: following again."""
 
     def on_mount(self) -> None:
         self.anchor()
@@ -32,7 +30,7 @@ class Conversation(VerticalScroll):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if self.following:
-            self.post_message(self.FollowChanged(True))
+            self.post_message(self.AtEnd())
 
     def follow(self) -> None:
         self.scroll_end(animate=False, immediate=True)

@@ -1,0 +1,140 @@
+"""What one demo chat answer will contain, decided before any byte is sent.
+
+Why a plan: the demo server writes an answer token by token on a clock and can
+be told to break off part way (a fault, a client leaving, `max_tokens`). To do
+that, and to report usage that matches what was actually sent, it needs the
+whole answer up front as a list of token-sized events. This module turns a
+chat request body (plus an optional scripted answer) into that list, choosing
+between a script, `/echo`, reasoning for `demo-think` and a tool call for
+`demo-tools`. `demo_answers` supplies the words; nothing here does I/O or
+knows about timing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from tokentide.client.demo_answers import (
+    choose_answer,
+    last_user_text,
+    message_chars,
+    reasoning_for,
+    split_tokens,
+    tool_arguments,
+)
+
+__all__ = ["Plan", "Script", "make_plan"]
+
+
+@dataclass
+class Script:
+    """An exact answer queued with `DemoServer.script()`."""
+
+    text: str
+    reasoning: str | None
+
+
+@dataclass
+class Plan:
+    """Everything one chat answer will contain, decided before any byte is sent."""
+
+    model: str
+    # (kind, piece): kind is "reasoning", "content", "tool_header" or "args";
+    # every kind except "tool_header" counts as one token.
+    events: list[tuple[str, str]]
+    finish_reason: str
+    prompt_tokens: int
+    tool_id: str | None = None
+    tool_name: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return sum(1 for kind, _ in self.events if kind != "tool_header")
+
+    def text(self, kind: str) -> str:
+        return "".join(piece for k, piece in self.events if k == kind)
+
+
+def make_plan(
+    body: dict[str, Any], scripted: Script | None, *, seed: int, rng: random.Random
+) -> Plan:
+    """Decide the whole answer: script > /echo > model behaviour.
+
+    `body` is a validated chat request. `rng` is the server's, so tool call
+    ids follow the same sequence as its other ids for a given seed.
+    """
+    model = str(body["model"])
+    messages = body["messages"]
+    prompt = last_user_text(messages)
+    events: list[tuple[str, str]] = []
+    finish = "stop"
+    tool_id = tool_name = None
+    if scripted is not None:
+        reasoning, text = scripted.reasoning, scripted.text
+    else:
+        reasoning = reasoning_for(prompt) if model == "demo-think" else None
+        text = _answer_text(model, messages, prompt)
+    if reasoning:
+        events += [("reasoning", p) for p in split_tokens(reasoning, seed)]
+    wants_tool = (
+        scripted is None
+        and model == "demo-tools"
+        and not prompt.startswith("/echo ")
+        and not _after_tool_result(messages)
+    )
+    if wants_tool:
+        tools = body.get("tools")
+        first = tools[0] if isinstance(tools, list) and tools else None
+        function = first.get("function") if isinstance(first, dict) else None
+        tool_name = "get_weather"
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            tool_name = function["name"]
+        tool_id = "call_" + "".join(rng.choices(string.ascii_letters + string.digits, k=24))
+        events.append(("tool_header", tool_name))
+        args = tool_arguments(prompt, first)
+        events += [("args", p) for p in split_tokens(args, seed)]
+        finish = "tool_calls"
+    else:
+        events += [("content", p) for p in split_tokens(text, seed)]
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        kept: list[tuple[str, str]] = []
+        count = 0
+        for kind, piece in events:
+            if kind != "tool_header":
+                if count == limit:
+                    finish = "length"
+                    break
+                count += 1
+            kept.append((kind, piece))
+        events = kept
+    return Plan(
+        model=model,
+        events=events,
+        finish_reason=finish,
+        prompt_tokens=max(1, -(-message_chars(messages) // 4)),
+        tool_id=tool_id,
+        tool_name=tool_name,
+    )
+
+
+def _after_tool_result(messages: list[Any]) -> bool:
+    """True when the conversation ends with a tool result the model should now answer."""
+    return bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+
+
+def _answer_text(model: str, messages: list[Any], prompt: str) -> str:
+    if model == "demo-tools" and _after_tool_result(messages):
+        result = messages[-1].get("content")
+        if not isinstance(result, str):
+            result = json.dumps(result, ensure_ascii=False)
+        return (
+            "Here is what the tool returned:\n\n"
+            f"```json\n{result}\n```\n\n"
+            "In short: the call **succeeded**, and the values above are current."
+        )
+    return choose_answer(prompt)
