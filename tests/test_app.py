@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 
@@ -500,3 +501,26 @@ async def test_esc_before_the_worker_runs_does_not_wedge_the_app(server):
         await type_and_send(pilot, "next")
         await wait_idle(pilot)
         assert answers(app)[-1].markdown.source == "still works"
+
+
+async def test_quit_right_as_an_answer_finishes_still_quits(server, monkeypatch):
+    """Between recording the answer and the worker leaving Textual's list,
+    a quit must not be mistaken for a stop key with nothing to stop."""
+    from tokentide.tui.screens.chat import ChatScreen
+
+    quits: list[asyncio.Task] = []
+    done = ChatScreen._done
+
+    def done_then_quit(self) -> None:
+        done(self)  # streaming is over; the worker is still listed for one more turn
+        quits.append(asyncio.get_running_loop().create_task(self.app.action_quit()))
+
+    monkeypatch.setattr(ChatScreen, "_done", done_then_quit)
+    server.script("short")
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "q")
+        await wait_idle(pilot)
+        await asyncio.wait_for(quits[0], 5)
+        await pilot.pause()
+    assert app.return_value == 0 and not app.is_running

@@ -148,3 +148,21 @@ def test_demo_ignores_a_model_meant_for_a_real_provider(tmp_path):
     assert settings.endpoint.is_demo and settings.endpoint.model == "demo"
     settings = resolve(provider="demo", model="demo-think", env={})
     assert settings.endpoint.model == "demo-think"
+
+
+def test_ollama_url_follows_the_kind_not_the_name(tmp_path):
+    path = write(
+        tmp_path,
+        "[providers.gpu]\nkind = 'ollama'\nbase_url = 'http://gpu:11434/v1'\nmodel = 'm'\n"
+        "[providers.ollama]\nkind = 'openai'\nbase_url = 'http://proxy/api'\nmodel = 'm'\n",
+    )
+    assert resolve(provider="gpu", env={}, path=path).endpoint.base_url == "http://gpu:11434/v1"
+    assert resolve(provider="ollama", env={}, path=path).endpoint.base_url == "http://proxy/api"
+    assert resolve(provider="ollama", env={}).endpoint.base_url == "http://127.0.0.1:11434/v1"
+
+
+def test_config_errors_name_the_file_read(tmp_path):
+    path = write(tmp_path, "model = 5\n")
+    with pytest.raises(StreamError) as info:
+        resolve(env={"OPENAI_API_KEY": "k"}, path=path)
+    assert str(path) in str(info.value)

@@ -463,3 +463,19 @@ async def test_the_key_never_appears_in_an_error():
                 async for _ in answer:
                     pass
     assert "secret" not in str(info.value) and "secret" not in (answer.message.error or "")
+
+
+async def test_long_single_token_deltas_count_once(replay):
+    words = [" understanding", " performance", " international", " configuration", " a"]
+    body = b"".join(
+        b'data: {"choices":[{"index":0,"delta":{"content":"' + w.encode() + b'"}}]}\n\n'
+        for w in words
+    )
+    body += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    merged = b'data: {"choices":[{"index":0,"delta":{"content":"' + b"x" * 40 + b'"}}]}\n\n'
+    replay.reply(Canned(body))
+    replay.reply(Canned(merged + body))
+    answer, _ = await run(replay.base_url)
+    assert answer.metrics().tokens_received == 5 and answer.metrics().estimated
+    answer, _ = await run(replay.base_url)
+    assert answer.metrics().tokens_received == 5 + 10  # a 40-character delta was merged
