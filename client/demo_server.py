@@ -516,8 +516,11 @@ class DemoServer:
             raise
         if work_task.done():
             watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch_task
+            # asyncio.wait, not `suppress(CancelledError)`: a server stop that
+            # arrives right now must cancel us, not be swallowed with the
+            # watcher's own cancellation (the handler would then wait forever
+            # on a keep-alive connection and stop() would hang).
+            await asyncio.wait({watch_task})
             try:
                 return work_task.result()
             except Disconnected:
@@ -528,8 +531,9 @@ class DemoServer:
                 record.disconnected_at = noticed
             self._cond.notify_all()
         work_task.cancel()
+        await asyncio.wait({work_task})  # as above: our own cancellation must get through
         with contextlib.suppress(asyncio.CancelledError, Disconnected, ConnectionError, OSError):
-            await work_task
+            work_task.result()
         stopped = time.perf_counter() - noticed
         conn.eof = True
         return self._disconnect_outcome(record, stopped)

@@ -804,3 +804,16 @@ def test_serve_forever_in_a_subprocess() -> None:
 def test_serve_forever_validates_faults() -> None:
     with pytest.raises(ValueError):
         serve_forever(faults=["nope"], log=None)
+
+
+@pytest.mark.slow
+def test_stop_never_hangs_soak():
+    """A stop that lands as a keep-alive response finishes must not be
+    swallowed (it once was: stop() then waited forever). Races are rare:
+    run with `pytest -m slow`."""
+    for _ in range(500):
+        with DemoServer(tokens_per_second=5000, ttft=0) as server, httpx.Client() as client:
+            client.post(
+                server.base_url + "/chat/completions",
+                json={"model": "nope", "messages": [{"role": "user", "content": "x"}]},
+            )

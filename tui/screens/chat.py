@@ -195,17 +195,17 @@ class ChatScreen(Screen):
         answer, view = self.answer, self._view
         self.answer = self._view = None
         if answer is not None and view is not None:
-            self._finish(view, answer.request, answer)
+            self._finish(view, answer)
         # Last: until the answer is recorded, Enter must not start another.
         self.streaming = False
 
-    def _finish(self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream) -> None:
+    def _finish(self, view: AssistantMessage, answer: AnswerStream) -> None:
         # The worker may have ended before the stream did (cancelled before
         # it ran, or a bug): what there is then counts as stopped.
         answer.mark_cancelled()
         message, metrics = answer.message, answer.metrics()
         view.finish(message, metrics)
-        prompt = request.messages[-1].text
+        prompt = answer.request.messages[-1].text
         if message.error:
             # Keep what arrived on screen, but not in the context of the next turn.
             self.turns.pop()
