@@ -139,6 +139,10 @@ class RequestRecord:
     model: str | None = None
 
 
+STOP_TIMEOUT = 10.0
+"""Seconds stop() waits for the server thread."""
+
+
 class DemoServer:
     """A loopback OpenAI-compatible server running its own event loop in a daemon thread.
 
@@ -217,7 +221,10 @@ class DemoServer:
         if loop is not None and stop_event is not None:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(stop_event.set)
-        thread.join()
+        thread.join(STOP_TIMEOUT)
+        if thread.is_alive():
+            # A bug, loudly: a test suite must fail here, not hang until CI's limit.
+            raise RuntimeError(f"the demo server did not stop within {STOP_TIMEOUT:g} s")
         self._thread = None
         self._loop = None
 
