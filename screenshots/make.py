@@ -46,7 +46,7 @@ async def streaming_and_stopped(server: DemoServer) -> None:
 async def thinking_and_tools(server: DemoServer) -> None:
     app = TokentideApp(resolve(base_url=server.base_url, model="demo-think", env={}))
     async with app.run_test(size=SIZE) as pilot:
-        server.tokens_per_second = 2000
+        server.tokens_per_second = 300
         server.script(
             "**21.** The Euclidean algorithm: `1071 = 2·462 + 147`, `462 = 3·147 + 21`, "
             "`147 = 7·21`.",
