@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
+import time
 
 import pytest
 from textual.widgets import Markdown
@@ -35,6 +37,12 @@ async def type_and_send(pilot, text: str) -> None:
     composer = pilot.app.screen.query_one(Composer)
     composer.load_text(text)
     await pilot.press("enter")
+
+
+async def start_long_answer(pilot, server: DemoServer, tokens: int) -> None:
+    """Ask for a long answer and return once the server has sent `tokens` of it."""
+    await type_and_send(pilot, "tell me about rust")
+    await server.await_for(lambda r: r.tokens_sent >= tokens)
 
 
 async def wait_idle(pilot, timeout: float = 20.0) -> None:
@@ -100,8 +108,7 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 30)
+        await start_long_answer(pilot, server, tokens=30)
         await pilot.press("escape")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
         stop_at = app.screen.stop_requested_at
@@ -326,8 +333,7 @@ async def test_quit_mid_stream_cancels_first(server):
     server.tokens_per_second = 100
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await start_long_answer(pilot, server, tokens=10)
         await pilot.press("ctrl+q")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
     assert not record.completed
@@ -362,14 +368,10 @@ async def test_demo_notice_is_shown(tmp_path):
 
 async def test_stop_key_from_the_input_thread_stops_the_provider_at_once(server):
     """What the terminal driver does on Esc, before the key reaches the event loop."""
-    import threading
-    import time
-
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 20)
+        await start_long_answer(pilot, server, tokens=20)
         thread = threading.Thread(target=app.stop_key_pressed)
         pressed = time.perf_counter()
         thread.start()
@@ -387,8 +389,7 @@ async def test_ctrl_c_mid_stream_stops_like_esc(server):
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await start_long_answer(pilot, server, tokens=10)
         await pilot.press("ctrl+c")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
         assert record.disconnected_at - app.screen.stop_requested_at < 0.1
@@ -401,8 +402,7 @@ async def test_new_chat_mid_stream_cancels_first(server):
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await start_long_answer(pilot, server, tokens=10)
         await pilot.press("ctrl+n")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
         await pilot.pause()
@@ -458,8 +458,7 @@ async def test_enter_during_cleanup_waits_for_the_answer_to_be_recorded(server):
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about rust")
-        await server.await_for(lambda r: r.tokens_sent >= 10)
+        await start_long_answer(pilot, server, tokens=10)
         await pilot.press("escape")
         await type_and_send(pilot, "next")  # may land while the first is being finished
         await wait_idle(pilot)
