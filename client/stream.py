@@ -276,6 +276,8 @@ class AnswerStream:
                     yield event
                 if parser.done:
                     await _drain(sse_events)
+            else:  # pragma: no cover - NDJSON (Ollama native) arrives with its wire format
+                raise StreamError(f"{wire.framing} framing is not supported yet", "internal")
         except httpx.HTTPError as exc:
             raise transport_error(exc, client.endpoint, client.timeouts) from None
 
