@@ -14,19 +14,46 @@ from tokentide.client.events import Finished, Message, Started, TextDelta, ToolC
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import AnswerStream, ChatClient
 
+TEST_TIMEOUTS = Timeouts(connect=2, read=2)
+
 
 def endpoint(url: str, key: str | None = None) -> Endpoint:
     return Endpoint("openai", "openai", url, "m", api_key=key, key_env="OPENAI_API_KEY")
 
 
-async def run(url: str, *, key: str | None = None, **request) -> tuple[AnswerStream, list]:
+async def collect(
+    url: str,
+    *,
+    key: str | None = None,
+    target: Endpoint | None = None,
+    timeouts: Timeouts = TEST_TIMEOUTS,
+    **request,
+) -> tuple[AnswerStream, list, StreamError | None]:
+    """Stream one answer to its end; the answer is returned even when it failed."""
     events: list = []
-    async with ChatClient(endpoint(url, key), timeouts=Timeouts(connect=2, read=2)) as client:
+    error = None
+    async with ChatClient(target or endpoint(url, key), timeouts=timeouts) as client:
         answer = client.stream(ChatRequest("m", [Message("user", "hi")], **request))
-        async with answer:
-            async for event in answer:
-                events.append(event)
+        try:
+            async with answer:
+                async for event in answer:
+                    events.append(event)
+        except StreamError as exc:
+            error = exc
+    return answer, events, error
+
+
+async def run(url: str, **kw) -> tuple[AnswerStream, list]:
+    answer, events, error = await collect(url, **kw)
+    if error is not None:
+        raise error
     return answer, events
+
+
+async def run_failing(url: str, **kw) -> tuple[AnswerStream, StreamError]:
+    answer, _, error = await collect(url, **kw)
+    assert error is not None, "expected the stream to fail"
+    return answer, error
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 64])
@@ -137,32 +164,21 @@ async def test_reasoning_both_field_names_and_keepalives(replay, name, reasoning
 
 async def test_error_object_mid_stream_keeps_partial_text(replay):
     replay.reply(Canned(fixture("openai_chat_error_midstream.sse")))
-    answer = None
-    async with ChatClient(endpoint(replay.base_url)) as client:
-        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
-        with pytest.raises(StreamError) as info:
-            async with answer:
-                async for _ in answer:
-                    pass
+    answer, error = await run_failing(replay.base_url)
     assert answer.message.text == "Once upon a time"
-    assert "server_error" in str(info.value)
-    assert "The server had an error while processing your request" in str(info.value)
-    assert answer.message.error == str(info.value)
+    assert "server_error" in str(error)
+    assert "The server had an error while processing your request" in str(error)
+    assert answer.message.error == str(error)
     assert answer.message.cancelled is False
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(error)
 
 
 async def test_eof_without_done_or_finish_is_an_error(replay):
     body = fixture("openai_chat_text.sse")
     cut = body.split(b"\n\n")[:5]
     replay.reply(Canned(b"\n\n".join(cut) + b"\n\n"))
-    answer = None
-    async with ChatClient(endpoint(replay.base_url)) as client:
-        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
-        with pytest.raises(StreamError, match="ended before the answer finished"):
-            async with answer:
-                async for _ in answer:
-                    pass
+    answer, error = await run_failing(replay.base_url)
+    assert "ended before the answer finished" in str(error)
     assert answer.message.text.startswith("Hello")
 
 
@@ -278,14 +294,8 @@ async def test_connection_refused_names_the_base_url():
 async def test_read_timeout_between_events(replay):
     body = b'data: {"choices":[{"index":0,"delta":{"content":"slow"}}]}\n\n' * 3
     replay.reply(Canned(body, chunk_size=len(body) // 3, delay=1.0))
-    async with ChatClient(
-        endpoint(replay.base_url), timeouts=Timeouts(connect=2, read=0.3)
-    ) as client:
-        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
-        with pytest.raises(StreamError, match=r"sent nothing for 0.3 s"):
-            async with answer:
-                async for _ in answer:
-                    pass
+    answer, error = await run_failing(replay.base_url, timeouts=Timeouts(connect=2, read=0.3))
+    assert "sent nothing for 0.3 s" in str(error)
     assert answer.message.text == "slow"
     assert answer.error.kind == "timeout"
 
@@ -355,12 +365,8 @@ async def test_a_bug_while_reading_is_an_error_not_a_stop(replay, monkeypatch):
 
     monkeypatch.setattr(openai_chat.OpenAIChatParser, "feed", broken)
     replay.reply(Canned(fixture("openai_chat_usage.sse")))
-    async with ChatClient(endpoint(replay.base_url)) as client:
-        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
-        with pytest.raises(StreamError, match="unexpected data from the server"):
-            async with answer:
-                async for _ in answer:
-                    pass
+    answer, error = await run_failing(replay.base_url)
+    assert "unexpected data from the server" in str(error)
     assert answer.message.error and not answer.message.cancelled
 
 
@@ -456,13 +462,8 @@ async def test_429_says_when_to_retry(replay):
 async def test_the_key_never_appears_in_an_error():
     """Even a key that config validation would refuse (set up directly here)."""
     bad = Endpoint("openai", "openai", "http://127.0.0.1:9/v1", "m", api_key="sk-secret\nX")
-    async with ChatClient(bad, timeouts=Timeouts(connect=1, read=1)) as client:
-        answer = client.stream(ChatRequest("m", [Message("user", "hi")]))
-        with pytest.raises(StreamError) as info:
-            async with answer:
-                async for _ in answer:
-                    pass
-    assert "secret" not in str(info.value) and "secret" not in (answer.message.error or "")
+    answer, error = await run_failing(bad.base_url, target=bad)
+    assert "secret" not in str(error) and "secret" not in (answer.message.error or "")
 
 
 async def test_long_single_token_deltas_count_once(replay):
