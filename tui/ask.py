@@ -98,7 +98,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     elif message.finish_reason == "length":
         out.note("stopped at the token limit (finish reason: length)")
     if options.stats:
-        out.note(stats_line(answer.metrics()))
+        out.note(stats_line(metrics))
     return code
 
 

@@ -264,9 +264,9 @@ class ChatScreen(Screen):
         )
         if drawn == self._drawn:
             return
-        if drawn[1:2] != self._drawn[1:2]:
+        if drawn[1] != self._drawn[1]:
             view.show_reasoning(message.reasoning)
-        if drawn[2:] != self._drawn[2:]:
+        if drawn[2] != self._drawn[2]:
             view.show_tool_calls(message.tool_calls)
         self._drawn = drawn
         self._new_output()
