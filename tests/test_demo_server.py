@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tokentide.client.demo_answers import (
+from tokentide.client.demo import DemoServer, RequestRecord, serve_forever
+from tokentide.client.demo.answers import (
     ANSWERS,
     GREETING,
     choose_answer,
     reasoning_for,
     split_tokens,
 )
-from tokentide.client.demo_server import DemoServer, RequestRecord, serve_forever
 
 UNICODE_TEXT = (
     "Héllo, wörld! Here’s a café ☕ and 😀 and a family 👨‍👩‍👧 — naïve e\u0301.\n\n"
@@ -772,7 +772,7 @@ async def test_records_and_log_lines(
 
 def test_serve_forever_in_a_subprocess() -> None:
     code = (
-        "from tokentide.client.demo_server import serve_forever\n"
+        "from tokentide.client.demo import serve_forever\n"
         "serve_forever(ttft=0, tokens_per_second=10000, faults=['http:503'],"
         " ready=lambda url: print('READY', url, flush=True))\n"
     )
@@ -804,6 +804,31 @@ def test_serve_forever_in_a_subprocess() -> None:
 def test_serve_forever_validates_faults() -> None:
     with pytest.raises(ValueError):
         serve_forever(faults=["nope"], log=None)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port", "99999"], ["--port 99999", "0-65535"]),
+        (["--port", "-1"], ["--port -1", "0-65535"]),
+        (["--port", "0", "--fault", "bogus"], ["'bogus'", "http:<400-599>", "midstream_error"]),
+        (["--port", "0", "--fault", "http:abc"], ["'http:abc'", "http:<400-599>"]),
+    ],
+)
+def test_cli_rejects_bad_options_in_one_line(args: list[str], named: list[str]) -> None:
+    """A bad --port or --fault is a one-line usage error, not a traceback or a running server."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tokentide.tui.cli", "demo-server", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tokentide: error: "), result.stderr
+    assert all(part in lines[0] for part in named), lines[0]
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ The demo provider has to look and feel like a real model without a network, so
 the answers are realistic Markdown documents (headings, lists, tables, fenced
 code in several languages, links, quotes) long enough to show off streaming,
 and the same prompt always gets the same answer so screenshots and tests are
-reproducible. Nothing here does I/O; `demo_server` decides *when* bytes go out,
-this module decides *what* they are.
+reproducible. Nothing here does I/O; the pacing decides *when* bytes go out,
+this module decides *what* they say.
 """
 
 from __future__ import annotations

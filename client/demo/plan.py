@@ -4,10 +4,11 @@ Why a plan: the demo server writes an answer token by token on a clock and can
 be told to break off part way (a fault, a client leaving, `max_tokens`). To do
 that, and to report usage that matches what was actually sent, it needs the
 whole answer up front as a list of token-sized events. This module turns a
-chat request body (plus an optional scripted answer) into that list, choosing
+chat request (plus an optional scripted answer) into that list, choosing
 between a script, `/echo`, reasoning for `demo-think` and a tool call for
-`demo-tools`. `demo_answers` supplies the words; nothing here does I/O or
-knows about timing.
+`demo-tools`. `answers` supplies the words; nothing here does I/O, knows about
+timing, or knows which API the request came in through: each API's encoder
+hands over a `ChatRequest` in one neutral form.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from tokentide.client.demo_answers import (
+from .answers import (
     choose_answer,
     last_user_text,
     message_chars,
@@ -27,7 +28,33 @@ from tokentide.client.demo_answers import (
     tool_arguments,
 )
 
-__all__ = ["Plan", "Script", "make_plan"]
+__all__ = ["MODELS", "ChatRequest", "Plan", "Script", "counts_as_token", "make_plan"]
+
+#: Models the server knows, with what each one does differently.
+MODELS: dict[str, str] = {
+    "demo": "plain Markdown answers",
+    "demo-think": "streams reasoning_content first, then the answer",
+    "demo-tools": "answers with a streamed tool call",
+}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A chat request an API accepted, in the one form plans are made from.
+
+    `messages` and `tools` are OpenAI-shaped (role/content dicts, function
+    tools): an encoder for another API translates its request into these, so
+    the choice of answer never depends on the wire format it arrived in.
+    """
+
+    model: str
+    messages: list[Any]
+    tools: list[Any]
+    #: The client's token limit (None: unlimited).
+    max_tokens: int | None
+    stream: bool
+    #: Whether the client wants token counts with the answer.
+    include_usage: bool
 
 
 @dataclass
@@ -36,6 +63,11 @@ class Script:
 
     text: str
     reasoning: str | None
+
+
+def counts_as_token(kind: str) -> bool:
+    """Whether an event of this kind is one generated token (a tool call's header is not)."""
+    return kind != "tool_header"
 
 
 @dataclass
@@ -53,22 +85,20 @@ class Plan:
 
     @property
     def tokens(self) -> int:
-        return sum(1 for kind, _ in self.events if kind != "tool_header")
+        return sum(1 for kind, _ in self.events if counts_as_token(kind))
 
     def text(self, kind: str) -> str:
         return "".join(piece for k, piece in self.events if k == kind)
 
 
-def make_plan(
-    body: dict[str, Any], scripted: Script | None, *, seed: int, rng: random.Random
-) -> Plan:
+def make_plan(chat: ChatRequest, scripted: Script | None, *, seed: int, rng: random.Random) -> Plan:
     """Decide the whole answer: script > /echo > model behaviour.
 
-    `body` is a validated chat request. `rng` is the server's, so tool call
-    ids follow the same sequence as its other ids for a given seed.
+    `rng` is the server's, so tool call ids follow the same sequence as its
+    other ids for a given seed.
     """
-    model = str(body["model"])
-    messages = body["messages"]
+    model = chat.model
+    messages = chat.messages
     prompt = last_user_text(messages)
     events: list[tuple[str, str]] = []
     finish = "stop"
@@ -87,8 +117,7 @@ def make_plan(
         and not _after_tool_result(messages)
     )
     if wants_tool:
-        tools = body.get("tools")
-        first = tools[0] if isinstance(tools, list) and tools else None
+        first = chat.tools[0] if chat.tools else None
         function = first.get("function") if isinstance(first, dict) else None
         tool_name = "get_weather"
         if isinstance(function, dict) and isinstance(function.get("name"), str):
@@ -100,13 +129,12 @@ def make_plan(
         finish = "tool_calls"
     else:
         events += [("content", p) for p in split_tokens(text, seed)]
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+    if chat.max_tokens is not None:
         kept: list[tuple[str, str]] = []
         count = 0
         for kind, piece in events:
-            if kind != "tool_header":
-                if count == limit:
+            if counts_as_token(kind):
+                if count == chat.max_tokens:
                     finish = "length"
                     break
                 count += 1

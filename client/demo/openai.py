@@ -1,40 +1,29 @@
-"""The JSON OpenAI's Chat Completions API sends, built the way the demo server sends it.
+"""OpenAI Chat Completions as the demo server speaks it: paths, checks and every byte.
 
-Why a module of its own: the demo server is only useful as a test peer if its
-bodies look like OpenAI's, down to the field order, the `null`s, the error
-wording and which requests get a 400. That is a lot of shape and very little
-behaviour, so it lives here as plain functions (dicts and bytes out, no
-sockets, no clock): completions and streaming chunks from a `Plan`, usage,
-`/v1/models`, error bodies, the canned bodies of injected HTTP faults, the
-API key check and request validation. `demo_server` decides when to send
-what.
+Why all of it in one place: the demo server is only useful as a test peer if
+what it sends looks like OpenAI's, down to the field order, the `null`s, the
+SSE framing, the error wording and which requests get a 400. That is a lot of
+shape and very little behaviour, so it lives here, behind the `Api` and
+`AnswerEncoder` protocols of `encoder`: the server and `pacing` decide when
+to send what, this module decides what it looks like. Plain functions build
+the bodies (dicts and bytes out, no sockets, no clock); the two classes wire
+them to the protocols.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import random
+import string
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tokentide.client.demo_http import REASONS
-from tokentide.client.demo_plan import Plan
+from .encoder import AnswerOptions, Reply, Route
+from .h11conn import REASONS, Request
+from .plan import ChatRequest, Plan
 
-__all__ = [
-    "MIDSTREAM_ERROR",
-    "auth_error",
-    "completion",
-    "completion_chunk",
-    "dumps",
-    "error",
-    "fault_response",
-    "models_list",
-    "opening_delta",
-    "to_json",
-    "token_delta",
-    "usage",
-    "usage_chunk",
-    "validate",
-]
+__all__ = ["MIDSTREAM_ERROR", "OpenAIAnswer", "OpenAIChat"]
 
 _MODEL_CREATED = 1735689600  # 2025-01-01, a fixed "created" so /v1/models is stable
 
@@ -51,6 +40,135 @@ _NGINX_502 = (
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+
+
+class OpenAIChat:
+    """The `Api` of OpenAI Chat Completions: /v1/chat/completions and /v1/models."""
+
+    _ROUTES: Mapping[str, Route] = {
+        "/v1/chat/completions": Route("chat", "POST"),
+        "/v1/models": Route("models", "GET"),
+    }
+
+    def route(self, path: str) -> Route | None:
+        return self._ROUTES.get(path)
+
+    def check_auth(self, api_key: str | None, request: Request) -> Reply | None:
+        denied = auth_error(api_key, request.headers.get("authorization", ""))
+        return None if denied is None else Reply(401, denied, label="invalid_api_key")
+
+    def parse_chat(self, request: Request, body: object) -> ChatRequest | Reply:
+        problem = validate(request.body, body)
+        if problem is not None:
+            return Reply(400, problem, label="invalid_request_error")
+        assert isinstance(body, dict)
+        stream = body.get("stream") is True
+        options = body.get("stream_options")
+        asked = isinstance(options, dict) and options.get("include_usage") is True
+        tools = body.get("tools")
+        return ChatRequest(
+            model=body["model"],
+            messages=body["messages"],
+            tools=tools if isinstance(tools, list) else [],
+            max_tokens=_max_tokens(body),
+            stream=stream,
+            # Unstreamed answers always carry usage; streams only when asked.
+            include_usage=asked or not stream,
+        )
+
+    def models(self, models: Mapping[str, str]) -> Reply:
+        return Reply(200, dumps(models_list(models)))
+
+    def unknown_model(self, model: str) -> Reply:
+        return Reply(404, _model_not_found(model), label="model_not_found")
+
+    def fault(self, status: int, model: str) -> Reply:
+        return fault_response(status, model)
+
+    def not_found(self, method: str, path: str) -> Reply:
+        return Reply(404, error(f"Invalid URL ({method} {path})", "invalid_request_error", None))
+
+    def wrong_method(self, method: str, path: str) -> Reply:
+        message = f"Invalid method for URL ({method} {path})"
+        return Reply(405, error(message, "invalid_request_error", None))
+
+    def bug(self, exc: BaseException) -> Reply:
+        return Reply(500, error(f"demo server bug: {exc!r}", "server_error", None))
+
+    def encoder(self, plan: Plan, options: AnswerOptions, rng: random.Random) -> OpenAIAnswer:
+        return OpenAIAnswer(plan, options, rng)
+
+
+class OpenAIAnswer:
+    """The `AnswerEncoder` of one Chat Completions answer: SSE `data:` events of chunks.
+
+    One id and `created` for the whole answer, as OpenAI does; with usage
+    asked for, every chunk carries `"usage": null` and a last chunk the counts.
+    """
+
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, plan: Plan, options: AnswerOptions, rng: random.Random) -> None:
+        self._plan = plan
+        self._options = options
+        self._id = "chatcmpl-" + "".join(rng.choices(string.ascii_letters + string.digits, k=29))
+        self._created = int(time.time())
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("Cache-Control", "no-cache"),
+            ("openai-processing-ms", str(int(self._options.ttft * 1000))),
+        ]
+
+    def _event(self, data: str) -> bytes:
+        nl = self._options.newline
+        return f"data: {data}{nl}{nl}".encode()
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        chunk = completion_chunk(
+            self._id,
+            self._created,
+            self._plan.model,
+            delta,
+            finish,
+            null_usage=self._options.usage,
+        )
+        return self._event(to_json(chunk))
+
+    def opening(self) -> bytes:
+        return self._chunk(opening_delta(self._plan))
+
+    def token(self, kind: str, piece: str) -> bytes:
+        return self._chunk(token_delta(kind, piece, self._plan))
+
+    def keepalive(self) -> bytes:
+        nl = self._options.newline
+        return f": keep-alive{nl}{nl}".encode()
+
+    def finish(self, sent: int) -> bytes:
+        return self._chunk({}, self._plan.finish_reason)
+
+    def usage(self, sent: int) -> bytes:
+        if not self._options.usage:
+            return b""
+        counts = usage_counts(self._plan, sent)
+        return self._event(to_json(usage_chunk(self._id, self._created, self._plan.model, counts)))
+
+    def end(self) -> bytes:
+        return self._event("[DONE]")
+
+    def midstream_error(self) -> bytes:
+        return self._event(to_json({"error": MIDSTREAM_ERROR}))
+
+    def complete(self) -> Reply:
+        body = completion(self._plan, self._id, self._created, include_usage=self._options.usage)
+        return Reply(200, dumps(body))
+
+    def server_error(self) -> Reply:
+        return Reply(500, dumps({"error": MIDSTREAM_ERROR}))
+
+
+# ----------------------------------------------------------------- bodies
 
 
 def to_json(obj: Any) -> str:
@@ -81,7 +199,7 @@ def models_list(names: Iterable[str]) -> dict[str, Any]:
 # ----------------------------------------------------------------- answers
 
 
-def usage(plan: Plan, sent: int) -> dict[str, Any]:
+def usage_counts(plan: Plan, sent: int) -> dict[str, Any]:
     """The usage object once `sent` tokens of `plan` have gone out."""
     reasoning = sum(1 for kind, _ in plan.events[:sent] if kind == "reasoning")
     return {
@@ -125,7 +243,7 @@ def completion(plan: Plan, chat_id: str, created: int, *, include_usage: bool) -
         "system_fingerprint": "fp_tokentide",
     }
     if include_usage:
-        response["usage"] = usage(plan, plan.tokens)
+        response["usage"] = usage_counts(plan, plan.tokens)
     return response
 
 
@@ -193,8 +311,8 @@ def token_delta(kind: str, piece: str, plan: Plan) -> dict[str, Any]:
 # ----------------------------------------------------------------- refusals
 
 
-def fault_response(status: int, model: str) -> tuple[bytes, str, list[tuple[str, str]]]:
-    """Body, content type and extra headers for an injected `http:<status>` fault.
+def fault_response(status: int, model: str) -> Reply:
+    """The response to an injected `http:<status>` fault.
 
     The common statuses get what OpenAI (or, for 502, the nginx in front of
     it) really sends; any other status gets a generic OpenAI error body.
@@ -209,11 +327,7 @@ def fault_response(status: int, model: str) -> tuple[bytes, str, list[tuple[str,
             "invalid_api_key",
         )
     elif status == 404:
-        body = error(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            "invalid_request_error",
-            "model_not_found",
-        )
+        body = _model_not_found(model)
     elif status == 429:
         body = error(
             f"Rate limit reached for {model} in organization org-tokentide on requests per "
@@ -245,7 +359,7 @@ def fault_response(status: int, model: str) -> tuple[bytes, str, list[tuple[str,
             "server_error" if status >= 500 else "invalid_request_error",
             None,
         )
-    return body, content_type, extra
+    return Reply(status, body, content_type, tuple(extra))
 
 
 def auth_error(api_key: str | None, authorization: str) -> bytes | None:
@@ -371,4 +485,20 @@ def _unanswered_tool_calls(messages: list[dict[str, Any]]) -> bytes | None:
                 None,
                 f"messages.[{n + 1}].role",
             )
+    return None
+
+
+def _model_not_found(model: str) -> bytes:
+    return error(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    )
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    """The token limit the client set (the newer name wins), if it is a usable one."""
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        return limit
     return None

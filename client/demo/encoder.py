@@ -1,0 +1,160 @@
+"""The seam between the demo server and one LLM API's wire format.
+
+Why a seam: the server's hard parts (pacing on an absolute clock, faults,
+noticing a disconnect, keep-alive) are the same whichever API a client speaks;
+only the bytes differ. So the server and `pacing` never build a JSON body:
+they ask an `Api` about requests (which paths, is the key right, is the body
+acceptable, what does a refusal look like) and an `AnswerEncoder` for the bytes
+of one answer (the opening, each token, the finish, usage, the end marker, an
+error in mid-stream). Anthropic Messages, OpenAI Responses, Ollama's NDJSON or
+Gemini then each come as one new module implementing these two protocols, plus
+one entry in the server's list of APIs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from .h11conn import Request
+from .plan import ChatRequest, Plan
+
+__all__ = ["AnswerEncoder", "AnswerOptions", "Api", "Reply", "Route"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole response with a fixed-length body: a refusal, a list, an unstreamed answer."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    #: What the log line adds after the status, e.g. "invalid_api_key".
+    label: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """The status and label, as the server's log line shows them."""
+        return f"{self.status} {self.label}".rstrip()
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a path of an API is for, and the one method it answers."""
+
+    kind: Literal["chat", "models"]
+    method: str
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How one answer is to be written, decided by the request and any fault."""
+
+    #: Send token counts (the client asked for them and no `no_usage` fault took them away).
+    usage: bool
+    #: The line ending of the framing: "\n", or "\r\n" under the `crlf` fault.
+    newline: str
+    #: The configured time to first token, for APIs that report processing time.
+    ttft: float
+
+
+class AnswerEncoder(Protocol):
+    """The bytes of one answer in one API's format; knows nothing of time or faults.
+
+    Streamed methods return body bytes ready to go out as they are (the HTTP
+    layer frames them); b"" means the format has no such part.
+    """
+
+    #: Content type of the streamed response, e.g. "text/event-stream; charset=utf-8".
+    content_type: str
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Extra response headers of a streamed answer."""
+        ...
+
+    def opening(self) -> bytes:
+        """What a stream starts with, sent with the headers before the first token is due."""
+        ...
+
+    def token(self, kind: str, piece: str) -> bytes:
+        """One event of the plan (see `Plan.events`)."""
+        ...
+
+    def keepalive(self) -> bytes:
+        """A comment that keeps the connection busy without meaning anything."""
+        ...
+
+    def finish(self, sent: int) -> bytes:
+        """Says the answer is over and why (stop, length, tool_calls) after `sent` tokens.
+
+        Formats that report counts in their final event (Anthropic, Ollama)
+        put them here when `AnswerOptions.usage` is set.
+        """
+        ...
+
+    def usage(self, sent: int) -> bytes:
+        """Token counts as an event of their own, after the finish (OpenAI's usage chunk).
+
+        b"" unless usage was asked for, or when `finish` already carries them.
+        """
+        ...
+
+    def end(self) -> bytes:
+        """The stream's end marker, e.g. `data: [DONE]`."""
+        ...
+
+    def midstream_error(self) -> bytes:
+        """The error a provider sends when it fails part way through a stream."""
+        ...
+
+    def complete(self) -> Reply:
+        """The whole answer as one unstreamed response."""
+        ...
+
+    def server_error(self) -> Reply:
+        """An unstreamed request's response when the provider fails before answering."""
+        ...
+
+
+class Api(Protocol):
+    """One LLM API the demo server speaks: its paths, its checks and its refusals."""
+
+    def route(self, path: str) -> Route | None:
+        """What `path` (without query or trailing slash) is for; None if not this API's."""
+        ...
+
+    def check_auth(self, api_key: str | None, request: Request) -> Reply | None:
+        """The refusal if `api_key` is set and the request does not carry it."""
+        ...
+
+    def parse_chat(self, request: Request, body: object) -> ChatRequest | Reply:
+        """The chat request in neutral form, or the 400 this API sends for it.
+
+        `body` is the request body's JSON (None when it did not parse).
+        """
+        ...
+
+    def models(self, models: Mapping[str, str]) -> Reply:
+        """The model list response."""
+        ...
+
+    def unknown_model(self, model: str) -> Reply: ...
+
+    def fault(self, status: int, model: str) -> Reply:
+        """What this API (or the proxy in front of it) sends for an injected `http:<status>`."""
+        ...
+
+    def not_found(self, method: str, path: str) -> Reply: ...
+
+    def wrong_method(self, method: str, path: str) -> Reply: ...
+
+    def bug(self, exc: BaseException) -> Reply:
+        """The 500 for an exception in the demo server itself."""
+        ...
+
+    def encoder(self, plan: Plan, options: AnswerOptions, rng: random.Random) -> AnswerEncoder:
+        """The encoder for one answer; `rng` is the server's, for the answer's ids."""
+        ...
