@@ -1,4 +1,4 @@
-"""Which provider, base URL, model and key to use.
+"""Which provider, wire format, base URL, model and key to use.
 
 Precedence, highest first: command-line options, environment variables, the
 TOML config file (`config.toml` in the platformdirs config directory, or the
@@ -8,21 +8,37 @@ none names one, the environment decides (`--base-url`/`OPENAI_*` -> openai,
 `OLLAMA_HOST` -> ollama), and with nothing configured at all the built-in
 demo provider answers offline.
 
+A provider is a name; the format its requests are written in is its `wire`
+(`[providers.NAME] wire = "openai"`). Keeping the two apart lets "ollama"
+move from the OpenAI-compatible `/v1` to the native API without a config
+file silently changing meaning.
+
+Everything is checked here, each problem a one-line `ConfigError` naming the
+setting and where it came from, so nothing fails later, mid-request, blaming
+the server. Unknown keys are only warnings (`Settings.warnings`): a typo must
+be visible, but must not lock the user out.
+
 API keys are read from the environment (or from a config file the user wrote
-by hand); tokentide never writes a key anywhere, and `Endpoint.__repr__`
-never shows one.
+by hand); tokentide never writes a key anywhere, and `repr()` of an
+`Endpoint` never shows one.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .errors import StreamError
+from .errors import SECRET_HEADER, ConfigError, Secrets, one_line
+from .providers import IMPLEMENTED_WIRES, WIRES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,30 +46,47 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 APP_NAME = "tokentide"
+CONFIG_ENV = "TOKENTIDE_CONFIG"
+DEMO = "demo"
 
 
 @dataclass(frozen=True)
 class BuiltinProvider:
-    kind: str
+    wire: str
     base_url: str
     model: str
     key_env: str | None = None
     base_url_env: str | None = None
 
 
-BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
-    "openai": BuiltinProvider(
-        "openai", "https://api.openai.com/v1", "gpt-4o-mini", "OPENAI_API_KEY", "OPENAI_BASE_URL"
-    ),
-    "anthropic": BuiltinProvider(
-        "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"
-    ),
-    # Ollama's OpenAI-compatible endpoint; the native NDJSON API plugs in later.
-    "ollama": BuiltinProvider(
-        "ollama", "http://127.0.0.1:11434/v1", "llama3.2", None, "OLLAMA_HOST"
-    ),
-    "demo": BuiltinProvider("demo", "", "demo"),
-}
+BUILTIN_PROVIDERS: Mapping[str, BuiltinProvider] = MappingProxyType(
+    {
+        "openai": BuiltinProvider(
+            "openai",
+            "https://api.openai.com/v1",
+            "gpt-4o-mini",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+        ),
+        "anthropic": BuiltinProvider(
+            "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"
+        ),
+        # Ollama's OpenAI-compatible /v1 until the native wire format lands.
+        "ollama": BuiltinProvider(
+            "openai", "http://127.0.0.1:11434/v1", "llama3.2", None, "OLLAMA_HOST"
+        ),
+        # No base URL: the app starts the demo server and fills it in.
+        DEMO: BuiltinProvider("openai", "", "demo"),
+    }
+)
+
+_TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts")
+_SECTION_KEYS = ("wire", "base_url", "model", "api_key_env", "api_key", "headers")
+_TIMEOUT_KEYS = ("connect", "read")
+_RENAMED = {"kind": "wire"}
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
 
 
 @dataclass(frozen=True)
@@ -66,28 +99,45 @@ class Timeouts:
     read: float = 120.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Endpoint:
-    """Where requests go. `api_key` is never printed (see `__repr__`)."""
+    """Where requests go and how they are written.
+
+    Frozen, so a UI holding one cannot change where a running stream points;
+    the demo server's URL goes in with `dataclasses.replace`. Neither the key
+    nor the headers (which may hold credentials) appear in `repr()`.
+    """
 
     name: str
-    kind: str
+    wire: str
     base_url: str
     model: str
     api_key: str | None = field(default=None, repr=False)
     key_env: str | None = None
-    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold credentials
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
+    params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """The base URL's query (e.g. Azure's `api-version`), sent on every request:
+    httpx would otherwise join request paths after the query."""
+    demo: bool = False
+    """The built-in demo provider: the app starts the server and sets `base_url`."""
+
+    def __post_init__(self) -> None:
+        # A read-only copy: a caller's dict changing later must not change this.
+        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
 
     @property
-    def is_demo(self) -> bool:
-        return self.kind == "demo"
+    def secrets(self) -> Secrets:
+        """The values no message may show: the key and credential headers, and
+        credential-looking query parameters (some APIs take the key there)."""
+        pairs = (*self.headers.items(), *self.params)
+        return Secrets([self.api_key, *(v for k, v in pairs if SECRET_HEADER.search(k))])
 
     def describe(self) -> str:
-        where = "built-in demo server" if self.is_demo else self.base_url
+        where = "built-in demo server" if self.demo else self.base_url
         return f"{self.name} · {self.model} · {where}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     endpoint: Endpoint
     system: str | None = None
@@ -96,28 +146,45 @@ class Settings:
     notice: str | None = None
     """One line telling the user something they would want to know, e.g. that
     the demo provider is in use because nothing is configured."""
+    warnings: tuple[str, ...] = ()
+    """One line each: config keys tokentide does not know (typos, old names)."""
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    if explicit := env.get("TOKENTIDE_CONFIG"):
+    if explicit := env.get(CONFIG_ENV):
         return Path(explicit).expanduser()
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
-def load_file(path: Path) -> dict[str, Any]:
+def load_file(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """The file's settings; a missing file is no settings unless `required`
+    (the user named it in $TOKENTIDE_CONFIG, so a typo must not go unnoticed)."""
+    if path.is_dir():
+        raise ConfigError(
+            f"config file {path} is a directory",
+            fix=f"point ${CONFIG_ENV} at a TOML file" if required else "make it a TOML file",
+        )
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        return {}
+        if not required:
+            return {}
+        raise ConfigError(
+            f"config file {path} (from ${CONFIG_ENV}) does not exist",
+            fix=f"create it, or unset {CONFIG_ENV}",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror or exc}",
+            fix="check its permissions",
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise StreamError(
-            f"config file {path} is not valid TOML: {exc}",
-            kind="config",
-            fix="fix or remove the file",
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}", fix="fix or remove the file"
         ) from None
 
 
@@ -132,112 +199,294 @@ def resolve(
 ) -> Settings:
     """Settings from options, environment and the config file, in that order.
 
-    Everything is checked here, so a bad value is one line naming the
-    setting and where it came from, not a traceback later on.
+    `path` replaces the default config location (a missing file there means
+    no settings); `env` replaces `os.environ`.
     """
     env = os.environ if env is None else env
+    top = _read_config(env, path)
+    name, notice = _provider_name(provider, base_url, env, top)
+    if name == DEMO:
+        endpoint = _demo_endpoint(model)
+    else:
+        endpoint = _endpoint(name, top, env, model=model, base_url=base_url)
+    return Settings(
+        endpoint=endpoint,
+        system=system if system is not None else top.text("system"),
+        timeouts=_timeouts(top),
+        expected_tokens=_expected_tokens(top),
+        notice=notice,
+        warnings=_warnings(top),
+    )
+
+
+def _read_config(env: Mapping[str, str], path: Path | None = None) -> _Table:
+    """The config file's top level; required only when $TOKENTIDE_CONFIG names it."""
+    required = path is None and bool(env.get(CONFIG_ENV))
     path = path or config_path(env)
-    top = _Table(load_file(path), "the config file", path)
-    sections = top.table("providers")
-    notice = None
+    return _Table(load_file(path, required=required), path)
 
-    name = provider or env.get("TOKENTIDE_PROVIDER") or top.str("provider")
-    if not name:
-        name, notice = _detect(base_url, env)
-    name = name.strip().lower()
 
-    section = sections.table(name, where=f"[providers.{name}]")
-    builtin = BUILTIN_PROVIDERS.get(name)
-    kind = section.str("kind") or (builtin.kind if builtin else None)
-    if kind is None:
-        known = ", ".join(sorted({*BUILTIN_PROVIDERS, *sections.data}))
-        raise StreamError(
-            f"unknown provider {name!r}",
-            kind="config",
-            fix=f"use one of: {known}, or add [providers.{name}] with kind and base_url",
+def _provider_name(
+    option: str | None, base_url: str | None, env: Mapping[str, str], top: _Table
+) -> tuple[str, str | None]:
+    """The provider's name, and a notice when the environment had to pick it."""
+    chosen = option or env.get("TOKENTIDE_PROVIDER") or top.text("provider")
+    if chosen:
+        return chosen.strip().lower(), None
+    return _detect(base_url, env)
+
+
+def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    if base_url or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+        return "openai", None
+    if env.get("OLLAMA_HOST"):
+        return "ollama", None
+    if env.get("ANTHROPIC_API_KEY"):
+        return DEMO, (
+            "ANTHROPIC_API_KEY is set, but the Anthropic wire format is not supported yet: "
+            "using the built-in demo provider (offline)"
         )
-    from .providers import wire_format
+    return DEMO, (
+        "no provider configured (no OPENAI_API_KEY, OPENAI_BASE_URL, OLLAMA_HOST or config "
+        "file): using the built-in demo provider (offline)"
+    )
 
-    wire_format(kind)  # an unsupported kind fails here, in one line
 
-    key_env = section.str("api_key_env") or (builtin.key_env if builtin else None)
-    api_key = (env.get(key_env) if key_env else None) or section.str("api_key")
-    if api_key is not None:
-        _check_key(api_key, key_env)
+def _demo_endpoint(model: str | None) -> Endpoint:
+    # The demo serves its own models: a model meant for a real provider
+    # (TOKENTIDE_MODEL, the file) must not break the offline fallback.
+    builtin = BUILTIN_PROVIDERS[DEMO]
+    return Endpoint(
+        name=DEMO, wire=builtin.wire, base_url="", model=model or builtin.model, demo=True
+    )
 
-    url = base_url
-    if not url and builtin and builtin.base_url_env:
-        url = env.get(builtin.base_url_env)
-        if url and name == "ollama":
-            url = _ollama_url(url)
-    url = url or section.str("base_url") or (builtin.base_url if builtin else "")
-    if kind != "demo":
-        if not url:
-            raise StreamError(
-                f"provider {name!r} has no base URL",
-                kind="config",
-                fix=f"pass --base-url or set base_url under [providers.{name}]",
-            )
-        _check_url(url)
 
-    if kind == "demo" and builtin:
-        # The demo serves its own models: a model meant for a real provider
-        # (TOKENTIDE_MODEL, the file) must not break the offline fallback.
-        model = model or builtin.model
+def _endpoint(
+    name: str,
+    top: _Table,
+    env: Mapping[str, str],
+    *,
+    model: str | None,
+    base_url: str | None,
+) -> Endpoint:
+    builtin = BUILTIN_PROVIDERS.get(name)
+    section = _section(name, top, builtin)
+    wire = _wire(name, section, builtin)
+    api_key, key_env = _api_key(section, builtin, env)
+    url, params = split_query(_base_url(name, wire, section, builtin, base_url, env))
+    return Endpoint(
+        name=name,
+        wire=wire,
+        base_url=url,
+        model=_model(name, model, env, section, top, builtin),
+        api_key=api_key,
+        key_env=key_env,
+        headers=_headers(name, section),
+        params=params,
+    )
+
+
+def _section(name: str, top: _Table, builtin: BuiltinProvider | None) -> _Table:
+    """`[providers.NAME]`, empty for a built-in provider the file does not mention."""
+    sections = top.table("providers")
+    if name not in sections.data and builtin is None:
+        configured = sorted(k for k in sections.data if k not in BUILTIN_PROVIDERS)
+        choices = f"{', '.join(sorted(BUILTIN_PROVIDERS))} (built in)"
+        if configured:
+            choices += f", {', '.join(configured)} (in {top.path})"
+        raise ConfigError(
+            f"unknown provider {name!r}{_did_you_mean(name, [*BUILTIN_PROVIDERS, *configured])}",
+            fix=f"use one of: {choices} or add [providers.{name}] with wire, base_url and model",
+        )
+    return sections.table(name, f"[providers.{name}]")
+
+
+def _wire(name: str, section: _Table, builtin: BuiltinProvider | None) -> str:
+    """The section's wire, else the built-in provider's; only implemented ones pass."""
+    where = f"{section.where} of {section.path}"
+    if "kind" in section.data:
+        new = "anthropic" if section.data["kind"] == "anthropic" else "openai"
+        raise ConfigError(
+            f"kind in {where} was renamed to wire", fix=f'replace it with wire = "{new}"'
+        )
+    wire = section.text("wire")
+    if wire is None:
+        return _builtin_wire(name, builtin, where)
+    wire = wire.strip().lower()
+    if wire not in WIRES:
+        raise ConfigError(
+            f"wire = {wire!r} in {where} is not a wire format",
+            fix=f"use one of: {', '.join(WIRES)}",
+        )
+    if wire not in IMPLEMENTED_WIRES:
+        raise ConfigError(
+            f"wire = {wire!r} in {where} is not supported yet",
+            fix='use wire = "openai" with an OpenAI-compatible base_url',
+        )
+    return wire
+
+
+def _builtin_wire(name: str, builtin: BuiltinProvider | None, where: str) -> str:
+    if builtin is None:
+        raise ConfigError(
+            f"{where} has no wire (the format its requests are written in)",
+            fix=f'add wire = "openai" (or {", ".join(WIRES[1:])})',
+        )
+    if builtin.wire not in IMPLEMENTED_WIRES:
+        raise ConfigError(
+            f"provider {name!r} uses the {builtin.wire} wire format, which is not supported yet",
+            fix="use --provider openai with an OpenAI-compatible --base-url",
+        )
+    return builtin.wire
+
+
+def _api_key(
+    section: _Table, builtin: BuiltinProvider | None, env: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """The key and the variable it is read from; the variable wins over the file."""
+    key_env = section.text("api_key_env")
+    if key_env is not None and not _ENV_NAME.match(key_env):
+        # Often the key itself pasted in the wrong place: never echo it.
+        raise ConfigError(
+            f"api_key_env in {section.where} of {section.path} must be the name of "
+            "an environment variable (letters, digits, _), not the key",
+            fix='e.g. api_key_env = "LAB_API_KEY", with the key in that variable',
+        )
+    key_env = key_env or (builtin.key_env if builtin else None)
+    if key_env and (key := env.get(key_env)):
+        _check_key(key, f"${key_env}")
+        return key, key_env
+    key = section.text("api_key")
+    if key is not None:
+        _check_key(key, f"api_key in {section.where} of {section.path}")
+    return key, key_env
+
+
+def _base_url(
+    name: str,
+    wire: str,
+    section: _Table,
+    builtin: BuiltinProvider | None,
+    option: str | None,
+    env: Mapping[str, str],
+) -> str:
+    env_name = builtin.base_url_env if builtin else None
+    from_env = env.get(env_name) if env_name else None
+    if from_env and env_name == "OLLAMA_HOST":
+        from_env = _ollama_url(from_env, wire)
+    candidates = [
+        (option, "--base-url"),
+        (from_env, f"${env_name}"),
+        (section.text("base_url"), f"base_url in {section.where} of {section.path}"),
+        (builtin.base_url if builtin else None, "the built-in default"),
+    ]
+    for url, source in candidates:
+        if url:
+            _check_url(url, source)
+            return url
+    raise ConfigError(
+        f"provider {name!r} has no base URL",
+        fix=f"pass --base-url or set base_url under {section.where} in {section.path}",
+    )
+
+
+def split_query(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """`http://h/v1?api-version=x` -> (`http://h/v1`, (("api-version", "x"),)).
+
+    httpx joins request paths onto the raw base URL, query included, which
+    would send `/v1?api-version=xchat/completions`; the query goes out as
+    `params=` on every request instead. The fragment is never sent: dropped.
+    """
+    parts = urlsplit(url)
+    params = tuple(parse_qsl(parts.query, keep_blank_values=True))
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return base.rstrip("/"), params
+
+
+def _model(
+    name: str,
+    option: str | None,
+    env: Mapping[str, str],
+    section: _Table,
+    top: _Table,
+    builtin: BuiltinProvider | None,
+) -> str:
     model = (
-        model
+        option
         or env.get("TOKENTIDE_MODEL")
-        or section.str("model")
-        or top.str("model")
+        or section.text("model")
+        or top.text("model")
         or (builtin.model if builtin else None)
     )
     if not model:
-        raise StreamError(
+        raise ConfigError(
             f"no model chosen for provider {name!r}",
-            kind="config",
-            fix="pass --model, set TOKENTIDE_MODEL, or set model in the config file",
+            fix=f"pass --model, set TOKENTIDE_MODEL, or set model under {section.where} "
+            f"in {section.path}",
         )
+    return model
 
-    timeouts_table = top.table("timeouts", where="[timeouts]")
-    timeouts = Timeouts(
-        connect=timeouts_table.seconds("connect", Timeouts.connect),
-        read=timeouts_table.seconds("read", Timeouts.read),
-    )
-    headers = section.table("headers", where=f"[providers.{name}.headers]").data
-    for header, value in headers.items():
-        if not isinstance(value, str) or not _header_safe(value):
-            raise StreamError(
-                f"header {header!r} under [providers.{name}.headers] must be a one-line string",
-                kind="config",
+
+def _headers(name: str, section: _Table) -> dict[str, str]:
+    """Extra headers, checked now: httpx would fail at send time quoting the
+    value, which may be a credential."""
+    headers = section.table("headers", f"[providers.{name}.headers]")
+    for header, value in headers.data.items():
+        if not _HEADER_NAME.match(header):
+            raise ConfigError(
+                f"{header!r} under {headers.where} is not a valid header name",
+                fix=f"edit {headers.path}",
             )
-    endpoint = Endpoint(
-        name=name,
-        kind=kind,
-        base_url=url.rstrip("/"),
-        model=model,
-        api_key=api_key,
-        key_env=key_env,
-        headers=dict(headers),
-    )
-    expected = top.get("expected_tokens", int)
-    if expected is not None and expected < 1:
-        raise StreamError("expected_tokens in the config file must be at least 1", kind="config")
-    return Settings(
-        endpoint=endpoint,
-        system=system if system is not None else top.str("system"),
-        timeouts=timeouts,
-        expected_tokens=expected,
-        notice=notice,
+        if not isinstance(value, str) or not value.isascii() or not _header_safe(value):
+            raise ConfigError(
+                f"header {header!r} under {headers.where} must be a one-line ASCII string",
+                fix=f"edit {headers.path}",
+            )
+    return dict(headers.data)
+
+
+def _timeouts(top: _Table) -> Timeouts:
+    table = top.table("timeouts")
+    return Timeouts(
+        connect=table.seconds("connect", Timeouts.connect),
+        read=table.seconds("read", Timeouts.read),
     )
 
 
+def _expected_tokens(top: _Table) -> int | None:
+    value = top.get("expected_tokens", int)
+    if value is not None and value < 1:
+        raise ConfigError(
+            f"expected_tokens in the config file must be at least 1, not {value}",
+            fix=f"edit {top.path}",
+        )
+    return value
+
+
+def _warnings(top: _Table) -> tuple[str, ...]:
+    found = [*top.unknown(_TOP_KEYS), *top.table("timeouts").unknown(_TIMEOUT_KEYS)]
+    sections = top.table("providers")
+    for name in sections.data:
+        section = sections.table(name, f"[providers.{name}]")
+        if name == DEMO:
+            found.append(f"{top.path}: {section.where} is ignored: the demo provider is built in")
+        else:
+            found += section.unknown(_SECTION_KEYS, renamed=_RENAMED)
+    return tuple(one_line(warning) for warning in found)
+
+
+@dataclass(frozen=True)
 class _Table:
     """Typed reads from a TOML table; a wrong type is a one-line error."""
 
-    def __init__(self, data: Any, where: str, path: Path) -> None:
-        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
-        self.where = where
-        self.path = path
+    data: Mapping[str, Any]
+    path: Path
+    name: str = ""
+    """`[timeouts]`, `[providers.lab]`; empty for the top level."""
+
+    @property
+    def where(self) -> str:
+        return self.name or "the config file"
 
     def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
         value = self.data.get(key)
@@ -246,36 +495,56 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, kind):
             names = {str: "a string", int: "an integer", dict: "a table"}
             wanted = names.get(kind, "a number") if isinstance(kind, type) else "a number"
-            raise StreamError(
+            raise ConfigError(
                 f"{key} in {self.where} must be {wanted}, not {value!r}"[:200],
-                kind="config",
                 fix=f"edit {self.path}",
             )
         return value
 
-    def str(self, key: str) -> str | None:
+    def text(self, key: str) -> str | None:
         return self.get(key, str) or None
 
-    def table(self, key: str, where: str | None = None) -> _Table:
-        return _Table(self.get(key, dict) or {}, where or f"[{key}]", self.path)
+    def table(self, key: str, name: str | None = None) -> _Table:
+        return _Table(self.get(key, dict) or {}, self.path, name or f"[{key}]")
 
     def seconds(self, key: str, default: float) -> float:
         value = self.get(key, (int, float))
         if value is None:
             return default
-        if value <= 0:
-            raise StreamError(f"{key} in {self.where} must be more than 0 seconds", kind="config")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(
+                f"{key} in {self.where} must be more than 0 seconds, not {value!r}",
+                fix=f"edit {self.path}",
+            )
         return float(value)
 
+    def unknown(self, known: Iterable[str], renamed: Mapping[str, str] | None = None) -> list[str]:
+        """A warning for each key nobody reads, with the likely intended key."""
+        known, renamed = list(known), renamed or {}
+        inside = f" in {self.name}" if self.name else ""
+        warnings = []
+        for key in self.data:
+            if key in known:
+                continue
+            if key in renamed:
+                warnings.append(f"{self.path}: {key!r}{inside} was renamed to {renamed[key]!r}")
+            else:
+                hint = _did_you_mean(key, known)
+                warnings.append(f"{self.path}: unknown key {key!r}{inside}{hint}")
+        return warnings
 
-def _check_key(key: str, key_env: str | None) -> None:
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_key(key: str, source: str) -> None:
     """A key with a newline or non-ASCII in it would be rejected by httpx with
     the key quoted in the message; refuse it here without showing it."""
     if not key.isascii() or not _header_safe(key) or key != key.strip():
-        where = f"${key_env}" if key_env else "the api_key in the config file"
-        raise StreamError(
-            f"the API key in {where} contains spaces, control or non-ASCII characters",
-            kind="config",
+        raise ConfigError(
+            f"the API key in {source} contains spaces, control or non-ASCII characters",
             fix="copy the key again, without quotes or line breaks",
         )
 
@@ -284,7 +553,7 @@ def _header_safe(value: str) -> bool:
     return all(ch.isprintable() for ch in value)
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str, source: str) -> None:
     import httpx
 
     try:
@@ -294,31 +563,16 @@ def _check_url(url: str) -> None:
     except (httpx.InvalidURL, ValueError, OverflowError):
         ok = False
     if not ok:
-        raise StreamError(
-            f"{url!r} is not a usable base URL",
-            kind="config",
+        raise ConfigError(
+            f"{url!r} ({source}) is not a usable base URL",
             fix="use http(s)://host[:port]/path, e.g. http://127.0.0.1:8080/v1",
         )
 
 
-def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
-    if base_url or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
-        return "openai", None
-    if env.get("OLLAMA_HOST"):
-        return "ollama", None
-    if env.get("ANTHROPIC_API_KEY"):
-        return "demo", (
-            "ANTHROPIC_API_KEY is set, but the Anthropic wire format is not supported yet: "
-            "using the built-in demo provider (offline)"
-        )
-    return "demo", (
-        "no provider configured (no OPENAI_API_KEY, OPENAI_BASE_URL, OLLAMA_HOST or config "
-        "file): using the built-in demo provider (offline)"
-    )
-
-
-def _ollama_url(host: str) -> str:
-    """OLLAMA_HOST (`host:port`, `0.0.0.0`, or a URL) -> its OpenAI-compatible base URL."""
+def _ollama_url(host: str, wire: str) -> str:
+    """OLLAMA_HOST (`host:port`, `0.0.0.0`, or a URL) -> the base URL for `wire`:
+    the OpenAI-compatible API lives under `/v1`, the native one at the root."""
     if "://" not in host:
         host = "http://" + host
-    return host.replace("://0.0.0.0", "://127.0.0.1").rstrip("/") + "/v1"
+    host = host.replace("://0.0.0.0", "://127.0.0.1").rstrip("/")
+    return host + "/v1" if wire == "openai" else host

@@ -1,24 +1,50 @@
-"""One module per wire format; `wire_format(kind)` picks one by name."""
+"""One module per wire format; `wire_format(name)` picks one by its wire name.
+
+A wire name is the format requests are written in (`wire = "..."` in the
+config file), not the provider: Ollama, vLLM and the demo server all speak
+"openai". Modules are imported on first use, so checking a config file never
+imports a parser (nor breaks because one is being rewritten).
+"""
 
 from __future__ import annotations
 
-from ..errors import StreamError
+from collections.abc import Callable
+
+from ..errors import ConfigError
 from .base import EventParser, HttpRequest, WireFormat
-from .openai_chat import OpenAIChat
 
-__all__ = ["EventParser", "HttpRequest", "OpenAIChat", "WireFormat", "wire_format"]
+__all__ = [
+    "IMPLEMENTED_WIRES",
+    "WIRES",
+    "EventParser",
+    "HttpRequest",
+    "WireFormat",
+    "wire_format",
+]
 
-# Provider kinds that speak OpenAI Chat Completions. Ollama's /v1 and the demo
-# server do; the native Anthropic, Responses and Ollama formats plug in here.
-_FORMATS: dict[str, type] = {"openai": OpenAIChat, "ollama": OpenAIChat, "demo": OpenAIChat}
+WIRES = ("openai", "anthropic", "responses", "ollama", "gemini")
+"""Every wire name a config file may use, implemented or planned."""
 
 
-def wire_format(kind: str) -> WireFormat:
-    try:
-        return _FORMATS[kind]()
-    except KeyError:
-        raise StreamError(
-            f"provider kind {kind!r} has no streaming support yet",
-            kind="config",
-            fix="use --provider openai with an OpenAI-compatible --base-url",
-        ) from None
+def _openai_chat() -> WireFormat:
+    from .openai_chat import OpenAIChat
+
+    return OpenAIChat()
+
+
+_FORMATS: dict[str, Callable[[], WireFormat]] = {"openai": _openai_chat}
+
+IMPLEMENTED_WIRES = frozenset(_FORMATS)
+"""The wire names `wire_format` can build today; the rest of `WIRES` is planned."""
+
+
+def wire_format(name: str) -> WireFormat:
+    """The wire format called `name`; a planned or unknown one is a ConfigError."""
+    if name in _FORMATS:
+        return _FORMATS[name]()
+    if name in WIRES:
+        raise ConfigError(
+            f"the {name} wire format is not supported yet",
+            fix='use wire = "openai" with an OpenAI-compatible base_url',
+        )
+    raise ConfigError(f"{name!r} is not a wire format", fix=f"use one of: {', '.join(WIRES)}")
