@@ -1,19 +1,41 @@
-"""The one exception the client raises, and how it is worded.
+"""Every error the client raises, how each is worded, and the one scrubber.
 
-Every failure a user can hit while streaming (bad key, wrong model, server
-down, timeout, a broken or truncated stream, an error object mid-stream)
-becomes a `StreamError` whose `str()` is a single line: what happened, the
-provider's own words, and the fix where one is known. Callers show that line
-as is; nothing upstream needs to know about httpx exception types.
+    TokentideError                 base: `str()` is one line, the fix included
+      ConfigError                  a setting is wrong; nothing was sent (exit 2)
+      ApiError                     a request or its stream failed (exit 1)
+        .kind                      what a caller (a retry policy, a UI) branches on
+        .status                    the HTTP status, when there was one
+        .retry_after               seconds the server asked us to wait, or None
+        .fix                       what to do about it, when known
 
-    StreamError
-      kind: see ErrorKind; what a caller (a retry policy, a UI) branches on
+Lower layers are mapped here, at one boundary: httpx's exceptions by
+`transport_error`, an HTTP error response by `status_error`, a body that is
+not what the wire format promised by `unexpected_body`. Provider modules
+raise `ApiError` for errors reported inside a stream.
+
+Secrets: a server may echo the key back (OpenAI's 401 says "Incorrect API
+key provided: sk-…"), httpx quotes header values in its messages, and a
+traceback carries all of it. `Secrets.scrub` masks every configured secret
+as `sk-…abcd`; the client passes each error through it before the error
+leaves the client (`ApiError.scrubbed`), and the command line and the app
+pass tracebacks and notifications through it too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import email.utils
+import math
+import re
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .config import Endpoint, Timeouts
 
 ErrorKind = Literal[
     "auth",  # 401/403: the key
@@ -25,30 +47,61 @@ ErrorKind = Literal[
     "timeout",  # connect or idle-read timeout
     "protocol",  # the reply is not what the wire format says
     "provider",  # an error the provider reported with a 200 status
-    "config",  # a setting is wrong; nothing was sent
     "internal",  # a bug on our side stopped the stream
 ]
 
 
+class TokentideError(Exception):
+    """Base of every error tokentide raises on purpose; `str()` is one line."""
+
+
 @dataclass
-class StreamError(Exception):
-    """A request or stream failure, phrased for the person at the terminal."""
+class ConfigError(TokentideError):
+    """A setting is wrong (a flag, a variable, the config file): nothing was sent."""
 
     message: str
-    kind: ErrorKind = "provider"
-    status: int | None = None
     fix: str | None = None
-    # Provider error details, e.g. {"type": "server_error", "code": None}.
-    detail: dict | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        line = self.message
-        if self.fix:
-            line = f"{line} — {self.fix}"
-        return one_line(line)
+        return _with_fix(self.message, self.fix)
+
+
+@dataclass
+class ApiError(TokentideError):
+    """A request or its stream failed, phrased for the person at the terminal."""
+
+    message: str
+    kind: ErrorKind = "provider"
+    status: int | None = None
+    fix: str | None = None
+    retry_after: float | None = None
+    """Seconds the server asked us to wait (`Retry-After`), when it said."""
+    detail: dict[str, Any] | None = field(default=None, repr=False)
+    """The provider's error object, e.g. {"type": "server_error", "code": None}."""
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return _with_fix(self.message, self.fix)
+
+    def scrubbed(self, secrets: Secrets) -> ApiError:
+        """This error with every secret masked in its words and details."""
+        if not secrets:
+            return self
+        return replace(
+            self,
+            message=secrets.scrub(self.message),
+            fix=secrets.scrub(self.fix) if self.fix else self.fix,
+            detail=secrets.scrub_value(self.detail) if self.detail else self.detail,
+        )
+
+
+def _with_fix(message: str, fix: str | None) -> str:
+    return one_line(f"{message} — {fix}" if fix else message)
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -62,3 +115,235 @@ def one_line(text: str, limit: int = 400) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1].rstrip() + "…"
     return cleaned
+
+
+# -- secrets -------------------------------------------------------------------
+
+SECRET_HEADER = re.compile(
+    r"authorization|api[-_]?key|token|secret|password|cookie|signature|^(key|sig)$", re.I
+)
+"""Header and query parameter names whose values are credentials (Authorization,
+x-api-key, api-key, Gemini's `?key=`, a signed URL's `sig`)."""
+
+_MIN_SECRET = 4
+"""Shorter values are not masked: masking "abc" everywhere would garble messages."""
+
+
+class Secrets:
+    """The values that must never be shown: the API key and credential headers."""
+
+    def __init__(self, values: Iterable[str | None] = ()) -> None:
+        found: set[str] = set()
+        for value in values:
+            if not value:
+                continue
+            found.add(value.strip())
+            # "Bearer sk-..." also hides the bare token after the scheme.
+            scheme, _, token = value.strip().partition(" ")
+            if token and scheme.isalpha():
+                found.add(token.strip())
+        # Longest first, so a key inside a longer header value is masked whole.
+        self._values = sorted((v for v in found if len(v) >= _MIN_SECRET), key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def scrub(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, mask(value))
+        return text
+
+    def scrub_value(self, value: Any) -> Any:
+        """`scrub` applied to every string in a JSON-like value."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_value(v) for v in value]
+        return value
+
+
+def mask(secret: str) -> str:
+    """`sk-…abcd`: enough to tell two keys apart, too little to use one."""
+    if len(secret) < 12:
+        return "…"
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
+# -- mapping lower layers --------------------------------------------------------
+
+
+def transport_error(exc: httpx.HTTPError, endpoint: Endpoint, timeouts: Timeouts) -> ApiError:
+    """A connect, timeout or broken-connection failure as one line with the fix."""
+    import httpx
+
+    reason = _reason(exc)
+    where = endpoint.base_url
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ApiError(
+            f"could not connect to {where} within {timeouts.connect:g} s",
+            kind="timeout",
+            fix="check the base URL and that the server is running",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return ApiError(
+            f"cannot connect to {where} ({reason})",
+            kind="connect",
+            fix="check that the server is running and the base URL is right",
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        return ApiError(
+            f"the server sent nothing for {timeouts.read:g} s",
+            kind="timeout",
+            fix="the model may be overloaded; retry, or raise [timeouts] read in the config",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ApiError(f"request timed out ({reason})", kind="timeout")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return ApiError(
+            f"the connection broke mid-answer ({reason})",
+            kind="protocol",
+            fix="the server or a proxy closed it; retry",
+        )
+    return ApiError(f"request failed: {reason}", kind="connect")
+
+
+def status_error(
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    provider_said: str | None,
+    endpoint: Endpoint,
+) -> ApiError:
+    """A 4xx/5xx response as one line: status, the provider's words, the fix.
+
+    `provider_said` is the wire format's reading of the error body, if any.
+    """
+    said = provider_said or body_excerpt(body) or reason
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    kind, fix = _classify(status, endpoint, said, retry_after)
+    message = f"HTTP {status} {reason}".rstrip()
+    if said and said not in (reason, f"{status} {reason}", f"{status}"):
+        message = f"{message}: {said}"
+    parsed = try_json(body)
+    detail = parsed.get("error") if isinstance(parsed, dict) else None
+    return ApiError(
+        message,
+        kind=kind,
+        status=status,
+        fix=fix,
+        retry_after=retry_after,
+        detail=detail if isinstance(detail, dict) else None,
+    )
+
+
+def unexpected_body(
+    expected: str, content_type: str, status: int, body: bytes, endpoint: Endpoint, label: str
+) -> ApiError:
+    """A body that is not the `expected` thing (an event stream, JSON): say what it was."""
+    return ApiError(
+        f"expected {expected} but got {content_type or 'no content type'} "
+        f"(HTTP {status}): {body_excerpt(body)}",
+        kind="protocol",
+        status=status,
+        fix=f"check that {endpoint.base_url} speaks the {label} format",
+    )
+
+
+def unreadable(exc: BaseException, endpoint: Endpoint, label: str, data: str = "") -> ApiError:
+    """A frame the wire format could not translate (a parser bug or a foreign server)."""
+    seen = f": {data[:100]!r}" if data else ""
+    return ApiError(
+        f"unexpected data from the server ({type(exc).__name__}){seen}",
+        kind="protocol",
+        fix=f"check that {endpoint.base_url} speaks the {label} format; `--debug` shows where",
+    )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` in seconds: a number of seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _classify(
+    status: int, endpoint: Endpoint, said: str, retry_after: float | None
+) -> tuple[ErrorKind, str | None]:
+    if status == 401:
+        if endpoint.key_env:
+            fix = f"check the API key in ${endpoint.key_env}"
+            if not endpoint.api_key:
+                fix = f"set ${endpoint.key_env} (it is not set)"
+        else:
+            fix = f"set api_key_env under [providers.{endpoint.name}] in the config file"
+        return "auth", fix
+    if status == 403:
+        return "auth", "the key is valid but not allowed to use this model or endpoint"
+    if status == 404:
+        return "not_found", (
+            f"check the model name {endpoint.model!r} (list them with `tokentide models`) "
+            f"and the base URL {endpoint.base_url}"
+        )
+    if status == 429:
+        if "quota" in said.lower() or "billing" in said.lower():
+            return "rate_limit", "the account is out of quota; check the provider's billing page"
+        if retry_after is not None:
+            return "rate_limit", f"rate limited; retry in {math.ceil(retry_after)} s"
+        return "rate_limit", "rate limited; wait a moment and retry"
+    if status in (400, 413, 422):
+        return "bad_request", None
+    if status >= 500:
+        if retry_after is not None:
+            return "server", f"the provider had a problem; retry in {math.ceil(retry_after)} s"
+        return "server", "the provider had a problem; retry in a moment"
+    return "provider", None
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in a few words; httpcore wraps it ("All connection attempts failed")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "host not found"
+        seen = seen.__cause__ or seen.__context__
+    return one_line(str(exc) or type(exc).__name__, 160)
+
+
+def try_json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def body_excerpt(body: bytes, lines: int = 3) -> str:
+    """The first lines of a non-JSON body, tags stripped, on one line."""
+    text = body[:65536].decode("utf-8", "replace")
+    if "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        if title and title.group(1).strip():
+            return one_line(title.group(1), 200)
+        text = re.sub(r"<[^>]+>", " ", text)
+    kept = [line.strip() for line in text.splitlines() if line.strip()][:lines]
+    return one_line(" / ".join(kept), 200)

@@ -124,10 +124,3 @@ class Message:
     model: str | None = None
     cancelled: bool = False
     error: str | None = None
-
-    @property
-    def interrupted(self) -> bool:
-        """True when the answer did not finish normally (stopped, failed, cut off)."""
-        return self.role == "assistant" and (
-            self.cancelled or self.error is not None or self.finish_reason is None
-        )

@@ -2,7 +2,9 @@
 
 The wire-fixture tests need a peer that sends exactly the bytes of a recorded
 stream - split into small chunks so no parser can rely on one chunk = one
-event - over a real socket, and that records what the client sent.
+event - over a real socket, and that records what the client sent. `{bearer}`
+in a canned body is replaced by the bearer token the request carried: a
+server that echoes the key back.
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ class ReplayServer:
                     f"Transfer-Encoding: chunked\r\nConnection: close\r\n{extra}\r\n"
                 ).encode()
             )
-            body = canned.body
+            # A server that echoes the key back, as OpenAI's 401 does.
+            token = headers.get("authorization", "").removeprefix("Bearer ")
+            body = canned.body.replace(b"{bearer}", token.encode())
             for i in range(0, len(body), canned.chunk_size):
                 piece = body[i : i + canned.chunk_size]
                 writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")

@@ -9,15 +9,15 @@ import time
 import pytest
 
 from tokentide.client.config import Endpoint
-from tokentide.client.demo_server import DemoServer
+from tokentide.client.demo import DemoServer
 from tokentide.client.events import Message, TextDelta
 from tokentide.client.meter import expectation
 from tokentide.client.request import ChatRequest
-from tokentide.client.stream import ChatClient
+from tokentide.client.stream import ChatClient, State
 
 
 def demo_endpoint(server: DemoServer, model: str = "demo") -> Endpoint:
-    return Endpoint("demo", "demo", server.base_url, model)
+    return Endpoint("demo", "openai", server.base_url, model)
 
 
 def request(prompt: str = "tell me about python", **kw) -> ChatRequest:
@@ -76,7 +76,7 @@ async def test_cancel_after_n_deltas_closes_the_connection_at_once():
     assert record.disconnected_at - closed_at < 0.2
     assert not record.completed
     message, metrics = answer.message, answer.metrics()
-    assert message.cancelled and message.error is None and message.interrupted
+    assert message.cancelled and message.error is None and answer.state is State.CANCELLED
     assert metrics.tokens_received == 10 and metrics.estimated
     assert metrics.tokens_saved.tokens == 890
     assert metrics.tokens_saved.expected.basis == "history"

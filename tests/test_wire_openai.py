@@ -9,10 +9,10 @@ import pytest
 from tests.replay import Canned, fixture
 from tokentide.client.accumulate import arguments_so_far
 from tokentide.client.config import Endpoint, Timeouts
-from tokentide.client.errors import StreamError
+from tokentide.client.errors import ApiError
 from tokentide.client.events import Finished, Message, Started, TextDelta, ToolCallDelta
 from tokentide.client.request import ChatRequest
-from tokentide.client.stream import AnswerStream, ChatClient
+from tokentide.client.stream import AnswerStream, ChatClient, State
 
 TEST_TIMEOUTS = Timeouts(connect=2, read=2)
 
@@ -28,7 +28,7 @@ async def collect(
     target: Endpoint | None = None,
     timeouts: Timeouts = TEST_TIMEOUTS,
     **request,
-) -> tuple[AnswerStream, list, StreamError | None]:
+) -> tuple[AnswerStream, list, ApiError | None]:
     """Stream one answer to its end; the answer is returned even when it failed."""
     events: list = []
     error = None
@@ -38,7 +38,7 @@ async def collect(
             async with answer:
                 async for event in answer:
                     events.append(event)
-        except StreamError as exc:
+        except ApiError as exc:
             error = exc
     return answer, events, error
 
@@ -50,7 +50,7 @@ async def run(url: str, **kw) -> tuple[AnswerStream, list]:
     return answer, events
 
 
-async def run_failing(url: str, **kw) -> tuple[AnswerStream, StreamError]:
+async def run_failing(url: str, **kw) -> tuple[AnswerStream, ApiError]:
     answer, _, error = await collect(url, **kw)
     assert error is not None, "expected the stream to fail"
     return answer, error
@@ -188,12 +188,12 @@ async def test_done_without_finish_reason_is_kept_as_cut_off(replay):
     answer, events = await run(replay.base_url)
     assert answer.message.text == "Hi"
     assert events[-1] == Finished(None)
-    assert answer.message.finish_reason is None and answer.message.interrupted
+    assert answer.message.finish_reason is None and answer.state is State.FINISHED
 
 
 async def test_empty_200_body_is_a_clear_error(replay):
     replay.reply(Canned(b""))
-    with pytest.raises(StreamError, match="sent no events at all"):
+    with pytest.raises(ApiError, match="sent no events at all"):
         await run(replay.base_url)
 
 
@@ -218,7 +218,7 @@ async def test_html_502_becomes_one_clear_line(replay):
         b"</body>\r\n</html>\r\n"
     )
     replay.reply(Canned(html, status=502, content_type="text/html"))
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(ApiError) as info:
         await run(replay.base_url)
     error = info.value
     assert error.status == 502 and error.kind == "server"
@@ -231,7 +231,7 @@ async def test_200_html_instead_of_event_stream(replay):
     replay.reply(
         Canned(b"<html><body><p>Login required</p></body></html>", content_type="text/html")
     )
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(ApiError) as info:
         await run(replay.base_url)
     assert "expected an event stream but got text/html" in str(info.value)
     assert "Login required" in str(info.value)
@@ -265,7 +265,7 @@ async def test_200_html_instead_of_event_stream(replay):
 async def test_status_errors(replay, status, body, kind, fix):
     content_type = "application/json" if body.startswith(b"{") else "text/plain"
     replay.reply(Canned(body, status=status, content_type=content_type))
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(ApiError) as info:
         await run(replay.base_url, key="sk-x")
     error = info.value
     assert error.kind == kind and error.status == status
@@ -284,7 +284,7 @@ async def test_connection_refused_names_the_base_url():
     port = sock.getsockname()[1]
     sock.close()
     url = f"http://127.0.0.1:{port}/v1"
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(ApiError) as info:
         await run(url)
     assert info.value.kind == "connect"
     assert url in str(info.value) and "connection refused" in str(info.value)
@@ -382,7 +382,7 @@ async def test_cancel_while_draining_after_done_is_not_a_stop(replay):
                     pass
 
         task = asyncio.create_task(consume())
-        while not answer.finished:  # Finished has been seen: the drain is running
+        while answer.state is not State.FINISHED:  # Finished has been seen: the drain is running
             await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -445,7 +445,7 @@ async def test_non_streaming_has_no_ttft(replay):
 async def test_200_json_error_body_without_stream(replay):
     body = b'{"error":{"message":"model overloaded","type":"server_error"}}'
     replay.reply(Canned(body, content_type="application/json"))
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(ApiError) as info:
         await run(replay.base_url, stream=False)
     assert str(info.value) == "the server reported an error (server_error): model overloaded"
 
@@ -455,7 +455,7 @@ async def test_429_says_when_to_retry(replay):
     replay.reply(
         Canned(body, status=429, content_type="application/json", headers={"retry-after": "7"})
     )
-    with pytest.raises(StreamError, match="retry in 7 s"):
+    with pytest.raises(ApiError, match="retry in 7 s"):
         await run(replay.base_url)
 
 

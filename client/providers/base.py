@@ -10,9 +10,10 @@ adding Anthropic, Responses or Ollama means adding one module like
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ..events import StreamEvent
+from ..framing import Framing
 from ..request import ChatRequest
 
 
@@ -29,9 +30,9 @@ class HttpRequest:
 class EventParser(Protocol):
     """Stateful translator for one response.
 
-    `feed` gets each decoded event (SSE event name and data, or one NDJSON
-    line with an empty name) and returns unified events; it raises
-    `StreamError` for an error reported inside the stream. `done` turns true
+    `feed` gets each frame (SSE event name and data, or one NDJSON line with
+    an empty name) and returns unified events; it raises `ApiError` for an
+    error reported inside the stream. `done` turns true
     when the protocol says the stream is over, so the reader stops even if
     the server keeps the connection open. `end` is called at EOF and either
     returns the closing events or raises when the stream was cut short.
@@ -47,10 +48,9 @@ class EventParser(Protocol):
 class WireFormat(Protocol):
     """A streaming protocol: how to ask, and how to read the answer."""
 
-    name: str
     label: str
     """For messages: "the base URL speaks the {label} format"."""
-    framing: Literal["sse", "ndjson"]
+    framing: Framing
 
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest: ...
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import StreamError
+from ..errors import ApiError
 from ..events import (
     Finished,
     Message,
@@ -31,7 +31,6 @@ from .base import HttpRequest
 class OpenAIChat:
     """The wire format object; stateless, one per endpoint."""
 
-    name = "openai"
     label = "OpenAI Chat Completions"
     framing = "sse"
 
@@ -63,7 +62,7 @@ class OpenAIChat:
 
     def parse_response(self, body: Any) -> list[StreamEvent]:
         if not isinstance(body, dict):
-            raise StreamError("the server's reply is not a JSON object", kind="protocol")
+            raise ApiError("the server's reply is not a JSON object", kind="protocol")
         if body.get("error"):
             raise error_in_stream(body["error"], mid_stream=False)
         events: list[StreamEvent] = []
@@ -109,7 +108,7 @@ class OpenAIChatParser:
         try:
             chunk = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise StreamError(
+            raise ApiError(
                 f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
                 kind="protocol",
                 fix="the server does not speak the OpenAI Chat Completions format; "
@@ -157,7 +156,7 @@ class OpenAIChatParser:
 
     def end(self) -> list[StreamEvent]:
         if not self.done and self.finish_reason is None:
-            raise StreamError(
+            raise ApiError(
                 "the stream ended before the answer finished (no finish reason, no [DONE])",
                 kind="protocol",
                 fix="the server or a proxy cut the connection; retry",
@@ -235,7 +234,7 @@ def error_text(body: Any) -> str | None:
     return None
 
 
-def error_in_stream(error: Any, mid_stream: bool = True) -> StreamError:
+def error_in_stream(error: Any, mid_stream: bool = True) -> ApiError:
     """An `error` object sent with a 200 status: as a data line, or as the body."""
     detail = error if isinstance(error, dict) else {"message": str(error)}
     message = error_text({"error": error}) or "An error occurred during streaming"
@@ -243,4 +242,4 @@ def error_in_stream(error: Any, mid_stream: bool = True) -> StreamError:
     label = "the server reported an error" + (" mid-stream" if mid_stream else "")
     if isinstance(kind_name, str) and kind_name:
         label = f"{label} ({kind_name})"
-    return StreamError(f"{label}: {message}", kind="provider", detail=detail)
+    return ApiError(f"{label}: {message}", kind="provider", detail=detail)
