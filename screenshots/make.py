@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from tokentide.client.config import resolve
-from tokentide.client.demo_server import DemoServer
+from tokentide.client.demo import DemoServer
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.widgets.composer import Composer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import threading
 import time
@@ -13,11 +14,15 @@ from textual.widgets import Markdown
 from textual.worker import WorkerCancelled
 
 from tokentide.client.config import resolve
-from tokentide.client.demo_server import DemoServer
+from tokentide.client.demo import DemoServer
 from tokentide.tui.app import TokentideApp
-from tokentide.tui.widgets.assistant_message import AssistantMessage, ToolCallView
-from tokentide.tui.widgets.blocks import ErrorBlock, NewOutputHint, UserMessage
+from tokentide.tui.turn import Outcome, context
+from tokentide.tui.widgets.assistant_message import AssistantMessage
 from tokentide.tui.widgets.composer import Composer
+from tokentide.tui.widgets.error_block import ErrorBlock
+from tokentide.tui.widgets.new_output_hint import NewOutputHint
+from tokentide.tui.widgets.tool_call_view import ToolCallView
+from tokentide.tui.widgets.user_message import UserMessage
 
 SIZE = (120, 40)
 
@@ -129,7 +134,9 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
         assert view.markdown.source and len(view.markdown.source) < 3000
         assert view.footer.has_class("-stopped")
         # The partial answer stays in the conversation's context.
-        assert app.screen.turns[-1].cancelled and app.screen.turns[-1].text
+        (turn,) = app.screen.turns
+        assert turn.outcome is Outcome.STOPPED and turn.message.cancelled
+        assert [m.text for m in context([turn])] == ["tell me about rust", turn.message.text]
 
 
 async def test_esc_stops_whatever_has_focus(server):
@@ -183,7 +190,8 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
         assert "\n" not in block.message
         composer = app.screen.query_one(Composer)
         assert composer.text == "will fail"  # the prompt is not eaten
-        assert app.screen.turns == []  # the failed turn is not sent as context
+        (failed,) = app.screen.turns  # it stays, marked failed, and is not sent as context
+        assert failed.outcome is Outcome.FAILED and context([failed]) == []
         assert str(app.screen.status.render()) == "session: 0 answers · 0 tokens · 1 failed"
         # Ctrl+R retries the same prompt
         server.script("Recovered.")
@@ -191,7 +199,8 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
         await wait_idle(pilot)
         assert answers(app)[-1].markdown.source == "Recovered."
         assert composer.text == ""
-        assert [m.text for m in app.screen.turns] == ["will fail", "Recovered."]
+        assert [m.text for m in context(app.screen.turns)] == ["will fail", "Recovered."]
+        assert server.requests[-1].body["messages"] == [{"role": "user", "content": "will fail"}]
         assert str(app.screen.status.render()).startswith("session: 1 answer · ")
 
 
@@ -260,7 +269,7 @@ async def test_thinking_block_and_tool_calls(server):
         (view,) = answers(app)
         thinking = view.query_one("#thinking")
         assert thinking.has_class("-shown") and thinking.collapsed
-        assert str(view.thinking_text.render()) == app.screen.turns[-1].reasoning
+        assert str(view.thinking_text.render()) == app.screen.turns[-1].message.reasoning
         title = thinking.query_one("CollapsibleTitle")
         title.focus()
         await pilot.press("enter")
@@ -273,7 +282,7 @@ async def test_thinking_block_and_tool_calls(server):
         view = answers(app)[0]
         tool_view = view.query_one(ToolCallView)
         rendered = str(tool_view.render())
-        call = app.screen.turns[-1].tool_calls[0]
+        call = app.screen.turns[-1].message.tool_calls[0]
         assert call.name in rendered and "{" in rendered
         assert "tool_calls" in str(view.footer.render())
 
@@ -358,8 +367,8 @@ async def test_new_chat_clears_view_and_context(server):
 async def test_demo_notice_is_shown(tmp_path):
     settings = resolve(env={}, path=tmp_path / "none.toml")
     with DemoServer(tokens_per_second=1000, ttft=0) as demo:
-        settings.endpoint.base_url = demo.base_url
-        app = TokentideApp(settings)
+        endpoint = dataclasses.replace(settings.endpoint, base_url=demo.base_url)
+        app = TokentideApp(dataclasses.replace(settings, endpoint=endpoint))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             notes = [n.message for n in app._notifications]
@@ -382,7 +391,7 @@ async def test_stop_key_from_the_input_thread_stops_the_provider_at_once(server)
         (view,) = answers(app)
         assert "stopped · " in str(view.footer.render())
         assert not app.query(ErrorBlock)
-        assert app.screen.turns[-1].cancelled
+        assert app.screen.turns[-1].outcome is Outcome.STOPPED
 
 
 async def test_ctrl_c_mid_stream_stops_like_esc(server):
@@ -418,7 +427,7 @@ async def test_thinking_and_tool_calls_show_while_streaming(server):
         await server.await_for(lambda r: r.tokens_sent >= 8)
         (view,) = answers(app)
         thinking = view.query_one("#thinking")
-        await pilot.pause(0.25)  # the ticker draws side views at most 10×/s
+        await pilot.pause(0.25)  # side views are redrawn at most 10×/s
         assert app.screen.streaming
         assert thinking.has_class("-shown")
         assert str(view.thinking_text.render())
@@ -445,7 +454,7 @@ async def test_a_tool_call_answer_does_not_break_the_next_turn(server):
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "weather in Paris?")
         await wait_idle(pilot)
-        assert app.screen.turns[-1].tool_calls
+        assert app.screen.turns[-1].message.tool_calls
         server.script("Fine, without tools.")
         await type_and_send(pilot, "never mind")
         await wait_idle(pilot)
@@ -466,8 +475,8 @@ async def test_enter_during_cleanup_waits_for_the_answer_to_be_recorded(server):
         await wait_idle(pilot)
         first = answers(app)[0]
         assert "stopped · " in str(first.footer.render())
-        roles = [m.role for m in app.screen.turns]
-        assert roles[:2] == ["user", "assistant"] and app.screen.turns[1].cancelled
+        first_turn = app.screen.turns[0]
+        assert first_turn.outcome is Outcome.STOPPED and first_turn.message.text
 
 
 async def test_only_web_links_open(server):
@@ -493,7 +502,7 @@ async def test_esc_before_the_worker_runs_does_not_wedge_the_app(server):
         screen.action_stop()  # same tick: the worker has not started yet
         await wait_idle(pilot)
         await pilot.pause()
-        assert not screen.streaming and screen.answer is None
+        assert not screen.streaming and screen.current is None
         (view,) = answers(app)
         assert "stopped · 0 tokens received" in str(view.footer.render())
         server.script("still works")
@@ -508,13 +517,13 @@ async def test_quit_right_as_an_answer_finishes_still_quits(server, monkeypatch)
     from tokentide.tui.screens.chat import ChatScreen
 
     quits: list[asyncio.Task] = []
-    done = ChatScreen._done
+    close = ChatScreen._close
 
-    def done_then_quit(self) -> None:
-        done(self)  # streaming is over; the worker is still listed for one more turn
+    async def close_then_quit(self, in_flight) -> None:
+        await close(self, in_flight)  # streaming is over; the worker is still listed
         quits.append(asyncio.get_running_loop().create_task(self.app.action_quit()))
 
-    monkeypatch.setattr(ChatScreen, "_done", done_then_quit)
+    monkeypatch.setattr(ChatScreen, "_close", close_then_quit)
     server.script("short")
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:

@@ -8,37 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.cli import CMD, clean_env, tokentide
 from tests.replay import Canned, fixture
-from tokentide.client.demo_server import DemoServer
-
-SCRIPT = Path(sys.executable).parent / "tokentide"
-CMD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tokentide.tui.cli"]
-
-
-def clean_env(tmp_path) -> dict[str, str]:
-    """What a new user has: no keys, no config, an empty home."""
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "TOKENTIDE_CONFIG": str(tmp_path / "config.toml"),
-        "LANG": "C.UTF-8",
-    }
-
-
-def tokentide(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 30):
-    return subprocess.run(
-        [*CMD, *args],
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=None if input is not None else subprocess.DEVNULL,
-    )
+from tokentide.client.demo import DemoServer
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.tmux import Tmux
-from tokentide.client.demo_answers import choose_answer
-from tokentide.client.demo_server import DemoServer, RequestRecord
+from tokentide.client.demo import DemoServer, RequestRecord
+from tokentide.client.demo.answers import choose_answer
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,7 +38,7 @@ STOPPED_RE = re.compile(r"stopped · (\d+) tokens? received · ~(\d+) saved")
 COMPOSER_PLACEHOLDER = "Ask anything"
 STREAMING_MARK = "● streaming"
 
-# Each a different long canned answer (see tokentide.client.demo_answers).
+# Each a different long canned answer (see tokentide.client.demo.answers).
 LONG_PROMPTS = [
     "tell me about rust",
     "explain a sql window query",
@@ -65,7 +65,6 @@ def term(tmp_path: Path, server: DemoServer) -> Iterator[Tmux]:
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(tmp_path),
-        "TOKENTIDE_CONFIG": str(tmp_path / "config.toml"),
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
     }

@@ -26,7 +26,9 @@ class TokentideApp(App[int]):
         self.sub_title = self.settings.endpoint.describe()
         self.push_screen(ChatScreen(self.settings))
         if self.settings.notice:
-            self.notify(self.settings.notice, title="tokentide", timeout=8)
+            self.notify(self.settings.notice, title="tokentide", timeout=8, markup=False)
+        for warning in self.settings.warnings:
+            self.notify(warning, title="config", severity="warning", timeout=12, markup=False)
 
     def stop_key_pressed(self) -> None:
         """Esc / Ctrl+C was parsed. Runs in the input thread: it only reads
@@ -35,10 +37,10 @@ class TokentideApp(App[int]):
             screen = self.screen_stack[-1]
         except (IndexError, AttributeError):
             return
-        if isinstance(screen, ChatScreen) and screen.streaming:
-            answer = screen.answer
-            if answer is not None:
-                answer.abort()
+        if isinstance(screen, ChatScreen):
+            turn = screen.current
+            if turn is not None:
+                turn.abort()
 
     async def action_quit(self) -> None:
         """Quitting mid-answer stops it first, through the same cleanup as Esc."""
@@ -60,6 +62,6 @@ def _driver_class() -> type | None:
 def run_app(settings: Settings) -> int:
     from .demo import demo_endpoint
 
-    with demo_endpoint(settings):
+    with demo_endpoint(settings) as settings:
         result = TokentideApp(settings).run()
     return result or 0

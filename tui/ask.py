@@ -13,86 +13,73 @@ import json
 import os
 import signal
 import sys
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tokentide.client.config import Settings
-from tokentide.client.errors import StreamError
-from tokentide.client.events import Message, ReasoningDelta, TextDelta
-from tokentide.client.meter import expectation
-from tokentide.client.request import ChatRequest
-from tokentide.client.stream import AnswerStream, ChatClient
+from tokentide.client.events import Message, ReasoningDelta, StreamEvent, TextDelta
+from tokentide.client.meter import Metrics
+from tokentide.client.stream import ChatClient
 
 from .demo import demo_endpoint
+from .exit_codes import ExitCode
 from .format import count, stats_line
+from .report import print_traceback
 from .safe_text import terminal_safe
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `... | head`
+from .turn import Outcome, Params, Turn
 
 
 @dataclass
 class AskOptions:
     prompt: str
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stream: bool = True
+    params: Params = Params()  # noqa: RUF009 - frozen
     json: bool = False
     stats: bool = False
     debug: bool = False
 
 
 def run_ask(settings: Settings, options: AskOptions) -> int:
-    with demo_endpoint(settings):
+    with demo_endpoint(settings) as settings:
         return asyncio.run(_ask(settings, options))
 
 
 async def _ask(settings: Settings, options: AskOptions) -> int:
     out = _Output(sys.stdout, sys.stderr, raw=options.json)
-    endpoint = settings.endpoint
-    request = ChatRequest(
-        model=endpoint.model,
-        messages=[Message("user", options.prompt)],
-        system=settings.system,
-        max_tokens=options.max_tokens,
-        temperature=options.temperature,
-        stream=options.stream,
-    )
-    expected = expectation(options.max_tokens, None, settings.expected_tokens)
-    code = EXIT_OK
-    async with ChatClient(endpoint, timeouts=settings.timeouts) as client:
-        answer = client.stream(request, expected=expected)
+
+    def show(event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            out.text(event.text)
+        elif isinstance(event, ReasoningDelta):
+            out.reasoning(event.text)
+        if out.closed:
+            turn.abort()  # the reader went away (`| head`): stop generating too
+
+    async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
+        turn = Turn(client, settings, options.prompt, params=options.params, sink=show)
         with _cancel_on_sigint():
             try:
-                async with answer:
-                    async for event in answer:
-                        if isinstance(event, TextDelta):
-                            out.text(event.text)
-                        elif isinstance(event, ReasoningDelta):
-                            out.reasoning(event.text)
-                        if out.closed:
-                            break  # the reader went away (`| head`): stop generating too
+                outcome = await turn.run()
             except asyncio.CancelledError:
-                code = EXIT_CANCELLED
-            except StreamError:
-                code = EXIT_ERROR
-                if options.debug:
-                    traceback.print_exc()
+                outcome = Outcome.STOPPED
     out.end_text()
-    message, metrics = answer.message, answer.metrics()
     if out.closed:
-        return EXIT_BROKEN_PIPE
+        return ExitCode.BROKEN_PIPE
+    message, metrics = turn.message, turn.metrics()
     if options.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+        print(json.dumps(answer_json(message, metrics), ensure_ascii=False), flush=True)
     else:
         for call in message.tool_calls:
             out.note(terminal_safe(f"tool call: {call.name}({call.arguments_raw})"))
-    if code == EXIT_CANCELLED:
+    code = ExitCode.OK
+    if outcome is Outcome.STOPPED:
         out.note(f"cancelled after {count(metrics.tokens_received)}, ~{metrics.saved or 0} saved")
-    elif code == EXIT_ERROR:
+        code = ExitCode.CANCELLED
+    elif outcome is Outcome.FAILED:
+        if options.debug and turn.error is not None:
+            print_traceback(turn.error, settings.endpoint.secrets)
         out.note(f"error: {message.error}")
+        code = ExitCode.ERROR
     elif message.finish_reason is None:
         out.note("the server ended the answer without a finish reason: it may be cut off")
     elif message.finish_reason == "length":
@@ -102,8 +89,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     return code
 
 
-def answer_json(answer: AnswerStream) -> dict[str, Any]:
-    message, metrics = answer.message, answer.metrics()
+def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:
     usage = message.usage
     return {
         "model": message.model,

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 
-from tokentide.client.errors import StreamError
+from tokentide.client.errors import ConfigError
+
+from .exit_codes import ExitCode
 
 app = typer.Typer(
     name="tokentide",
@@ -105,14 +107,13 @@ def ask(
 ) -> None:
     """Stream one answer to stdout. Ctrl-C stops it and closes the connection."""
     from .ask import AskOptions, run_ask
+    from .turn import Params
 
     text = _read_prompt(prompt)
     settings = _settings(provider, model, base_url, system, demo, debug)
     options = AskOptions(
         prompt=text,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        stream=not no_stream,
+        params=Params(max_tokens=max_tokens, temperature=temperature, stream=not no_stream),
         json=json_out,
         stats=stats,
         debug=debug,
@@ -157,7 +158,16 @@ def demo_server(
     ] = None,
 ) -> None:
     """Run the offline demo server (OpenAI-compatible) in the foreground."""
-    from tokentide.client.demo_server import serve_forever
+    from tokentide.client.demo import check_fault, serve_forever
+
+    if not 0 <= port <= 65535:
+        message = f"--port {port} is not a TCP port: use 0-65535 (0 picks a free one)"
+        _fail(message, code=ExitCode.USAGE)
+    for name in fault or []:
+        try:
+            check_fault(name)
+        except ValueError as exc:
+            _fail(f"--fault: {exc}", code=ExitCode.USAGE)
 
     def ready(base_url: str) -> None:
         print(f"tokentide demo server listening on {base_url}", flush=True)
@@ -193,12 +203,13 @@ def _settings(
         settings = resolve(
             provider="demo" if demo else provider, model=model, base_url=base_url, system=system
         )
-    except StreamError as exc:
+    except ConfigError as exc:
         if debug:
             raise
-        _fail(str(exc), code=2)
-    if settings.notice:
-        print(f"tokentide: {settings.notice}", file=sys.stderr)
+        _fail(str(exc), code=ExitCode.USAGE)
+    for line in (settings.notice, *settings.warnings):
+        if line:
+            print(f"tokentide: {line}", file=sys.stderr)
     return settings
 
 
@@ -207,17 +218,17 @@ def _read_prompt(prompt: str | None) -> str:
     stdin_text = ""
     if prompt in (None, "-"):
         if sys.stdin is None or sys.stdin.isatty():
-            _fail("no prompt: pass one as an argument or pipe it on stdin", code=2)
+            _fail("no prompt: pass one as an argument or pipe it on stdin", code=ExitCode.USAGE)
         stdin_text = _read_stdin()
         if not stdin_text.strip():
-            _fail("no prompt: stdin was empty", code=2)
+            _fail("no prompt: stdin was empty", code=ExitCode.USAGE)
         return stdin_text
     if _stdin_is_data():
         stdin_text = _read_stdin()
     if stdin_text.strip():
         return f"{prompt}\n\n{stdin_text}"
     if not prompt.strip():
-        _fail("no prompt: the prompt is empty", code=2)
+        _fail("no prompt: the prompt is empty", code=ExitCode.USAGE)
     return prompt
 
 
@@ -236,8 +247,10 @@ def _stdin_is_data() -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    print(f"tokentide: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int = ExitCode.ERROR) -> None:
+    from .report import error_line
+
+    error_line(message)
     raise typer.Exit(code)
 
 
@@ -246,7 +259,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         # Ctrl-C before a stream started (while starting up): nothing to save.
-        sys.exit(130)
+        sys.exit(ExitCode.CANCELLED)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,23 @@
-"""The offline demo provider: a DemoServer in this process, for as long as needed."""
+"""The offline demo provider: a demo server in this process, for as long as needed."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tokentide.client.config import Settings
 
 
 @contextmanager
-def demo_endpoint(settings: Settings):
-    """Start the demo server in-process when the demo provider is chosen."""
-    if not settings.endpoint.is_demo:
-        yield
+def demo_endpoint(settings: Settings) -> Iterator[Settings]:
+    """`settings` as they are, or, for the demo provider, with the endpoint
+    pointed at a demo server started here and stopped on exit."""
+    if not settings.endpoint.demo:
+        yield settings
         return
-    from tokentide.client.demo_server import DemoServer
+    from tokentide.client.demo import DemoServer
 
     with DemoServer() as server:
-        settings.endpoint.base_url = server.base_url
-        yield
+        endpoint = dataclasses.replace(settings.endpoint, base_url=server.base_url)
+        yield dataclasses.replace(settings, endpoint=endpoint)

@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import traceback
 
 from tokentide.client.config import Settings
-from tokentide.client.errors import StreamError
+from tokentide.client.errors import ApiError
 from tokentide.client.stream import ChatClient
 
-from .ask import EXIT_ERROR, EXIT_OK
 from .demo import demo_endpoint
+from .exit_codes import ExitCode
+from .report import error_line, print_traceback
 
 
 def run_models(settings: Settings, debug: bool = False) -> int:
-    with demo_endpoint(settings):
+    with demo_endpoint(settings) as settings:
         return asyncio.run(_models(settings, debug))
 
 
 async def _models(settings: Settings, debug: bool) -> int:
+    secrets = settings.endpoint.secrets
     try:
         async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
             ids = await client.list_models()
-    except StreamError as exc:
+    except ApiError as exc:
         if debug:
-            traceback.print_exc()
-        print(f"tokentide: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+            print_traceback(exc, secrets)
+        error_line(str(exc), secrets)
+        return ExitCode.ERROR
     for model_id in ids:
-        print(model_id)
-    return EXIT_OK
+        # Ids come from the server: one printable line each, whatever it sent.
+        print(secrets.scrub("".join(ch for ch in model_id if ch.isprintable())))
+    return ExitCode.OK

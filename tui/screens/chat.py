@@ -1,16 +1,19 @@
-"""The chat screen: a conversation, a composer, and one stream worker.
+"""The chat screen: a conversation of turns, a composer, one stream worker.
 
-Esc is a priority binding that cancels the worker directly. The cancellation
-raises inside the worker's `async with answer`, which closes the HTTP
-response (and its socket) before anything slower runs - rendering the rest,
-the footer, the notification - so the server sees EOF within milliseconds of
-the key event.
+Each prompt becomes a `Turn` (tui/turn.py) whose events are pushed into its
+answer view and the status line; the turn ends in one `on_done`, which
+records it here. Esc is a priority binding that cancels the worker; the
+cancellation raises inside the turn's stream, which closes the HTTP response
+(and its socket) before anything slower runs - rendering the rest, the
+footer, the notification - so the server sees EOF within milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
+from functools import partial
 
 from textual import on, work
 from textual.actions import SkipAction
@@ -18,26 +21,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from tokentide.client.config import Settings
-from tokentide.client.errors import StreamError
-from tokentide.client.events import Message, TextDelta
-from tokentide.client.meter import expectation
-from tokentide.client.request import ChatRequest
-from tokentide.client.stream import AnswerStream, ChatClient
+from tokentide.client.events import Message, StreamEvent
+from tokentide.client.meter import Metrics
+from tokentide.client.stream import ChatClient
 
 from .. import format as fmt
-from ..safe_text import terminal_safe
 from ..session import SessionTotals
+from ..turn import Outcome, Turn
 from ..widgets.assistant_message import AssistantMessage
-from ..widgets.blocks import ErrorBlock, NewOutputHint, UserMessage
 from ..widgets.composer import Composer
 from ..widgets.conversation import Conversation
+from ..widgets.error_block import ErrorBlock
+from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.status_line import StatusLine
+from ..widgets.user_message import UserMessage
 
-STATUS_INTERVAL = 0.1
-"""Seconds between status-line updates while streaming (at most ~10/s)."""
+
+@dataclass
+class _InFlight:
+    """The one turn streaming now, with its view and its worker."""
+
+    turn: Turn
+    view: AssistantMessage
+    worker: Worker | None = None
 
 
 class ChatScreen(Screen):
@@ -62,20 +71,16 @@ class ChatScreen(Screen):
     """
 
     streaming: var[bool] = var(False, bindings=True)
-    """True while an answer streams; drives which bindings apply."""
+    """True from Enter until the answer is recorded; drives which bindings apply."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
         self.client = ChatClient(settings.endpoint, timeouts=settings.timeouts)
-        self.turns: list[Message] = []
+        self.turns: list[Turn] = []
+        """Every turn of this chat, failed ones included (they are not sent again)."""
+        self.in_flight: _InFlight | None = None
         self.totals = SessionTotals()
-        self.failed_prompt: str | None = None
-        self.answer: AnswerStream | None = None
-        self._worker: Worker | None = None
-        self._view: AssistantMessage | None = None
-        self._drawn: tuple[int, ...] = (0, 0, 0)
-        self._answer_started = 0.0
         self._stopping = False
         self.stop_requested_at: float | None = None
         """perf_counter() of the last stop key, for measuring stop latency."""
@@ -102,10 +107,22 @@ class ChatScreen(Screen):
     def status(self) -> StatusLine:
         return self.query_one(StatusLine)
 
+    @property
+    def current(self) -> Turn | None:
+        """The turn streaming now; read from the input thread by the stop key."""
+        in_flight = self.in_flight
+        return in_flight.turn if in_flight is not None else None
+
+    @property
+    def failed_prompt(self) -> str | None:
+        """The prompt of the last turn, if it failed: what Ctrl+R sends again."""
+        if self.turns and self.turns[-1].outcome is Outcome.FAILED:
+            return self.turns[-1].prompt.text
+        return None
+
     def on_mount(self) -> None:
         self.composer.focus()
         self.status.idle(self.totals.describe())
-        self._ticker = self.set_interval(STATUS_INTERVAL, self._tick, pause=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do not apply now are hidden and pass through to the
@@ -129,147 +146,97 @@ class ChatScreen(Screen):
         await self.send(event.text)
 
     async def send(self, prompt: str) -> None:
-        self.failed_prompt = None
-        self.turns.append(Message("user", prompt))
         view = AssistantMessage()
         await self.conversation.mount_all([UserMessage(prompt), view])
         self.conversation.follow()
         self._hide_hint()
-        request = ChatRequest(
-            self.settings.endpoint.model, self.context(), system=self.settings.system
+        status = self.status
+
+        def sink(event: StreamEvent) -> None:
+            view.push(event)
+            status.changed()
+
+        turn = Turn(
+            self.client,
+            self.settings,
+            prompt,
+            history=self.turns,
+            sink=sink,
+            on_done=partial(self._record, view, prompt),
         )
-        expected = expectation(None, None, self.settings.expected_tokens)
-        answer = self.client.stream(request, expected=expected)
         # Streaming from now, not from when the worker gets to run: a second
         # Enter must not start another answer, and Esc must have one to stop.
-        self.answer, self._view, self._drawn = answer, view, (0, 0, 0)
+        self.turns.append(turn)
+        in_flight = self.in_flight = _InFlight(turn, view)
         self.streaming = True
         self._stopping = False
-        self._worker = self.stream_answer(view, request, answer)
-
-    def context(self) -> list[Message]:
-        """The turns sent with the next request.
-
-        Tools are not run here, so an assistant turn's tool calls would go
-        out unanswered, and OpenAI rejects a history like that: send the
-        text only. A turn with no text (stopped before the first token, or
-        tool calls alone) is left out.
-        """
-        turns = []
-        for turn in self.turns:
-            if turn.role == "assistant":
-                if not turn.text:
-                    continue
-                turn = Message("assistant", turn.text)
-            turns.append(turn)
-        return turns
+        view.start(lambda: turn.message)
+        status.streaming(turn.metrics)
+        in_flight.worker = self.stream_answer(in_flight)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
-    async def stream_answer(
-        self, view: AssistantMessage, request: ChatRequest, answer: AnswerStream
-    ) -> None:
-        self._answer_started = time.monotonic()
-        self._ticker.resume()
-        feed = view.feed()
+    async def stream_answer(self, in_flight: _InFlight) -> None:
         try:
-            async with answer:
-                async for event in answer:
-                    # Only queue here: this loop must keep up with the socket.
-                    # Thinking, tool calls and the hint are drawn by `_tick`.
-                    if isinstance(event, TextDelta):
-                        feed.write(terminal_safe(event.text))
-        except StreamError:
-            pass  # recorded on answer.message; shown by _finish
+            await in_flight.turn.run()
         finally:
-            # The socket is already closed here (the `async with` has exited);
-            # a stop key from now on has nothing left to stop.
-            self._stopping = True
-            try:
-                await feed.stop()
-            finally:
-                self._done()
+            await self._close(in_flight)
 
-    def _done(self) -> None:
-        """Record the answer in flight, once, and make the screen ready again."""
-        self._ticker.pause()
-        answer, view = self.answer, self._view
-        self.answer = self._view = None
-        if answer is not None and view is not None:
-            self._finish(view, answer)
-        # Last: until the answer is recorded, Enter must not start another.
-        self.streaming = False
+    @on(Worker.StateChanged)
+    async def _worker_ended(self, event: Worker.StateChanged) -> None:
+        """A stream worker cancelled before it ran never reaches its
+        `finally`; one that failed on a bug may not have either. Either
+        way: record, say so, carry on."""
+        worker = event.worker
+        if worker.group != "stream" or not worker.is_finished:
+            return
+        if worker.error is not None:
+            said = self.settings.endpoint.secrets.scrub(repr(worker.error))
+            self.notify(f"internal error: {said}", severity="error", timeout=10, markup=False)
+        if self.in_flight is not None and self.in_flight.worker is worker:
+            await self._close(self.in_flight)
 
-    def _finish(self, view: AssistantMessage, answer: AnswerStream) -> None:
-        # The worker may have ended before the stream did (cancelled before
-        # it ran, or a bug): what there is then counts as stopped.
-        answer.mark_cancelled()
-        message, metrics = answer.message, answer.metrics()
+    async def _close(self, in_flight: _InFlight) -> None:
+        """After a turn, once: render what is queued, then accept the next prompt."""
+        if self.in_flight is not in_flight:
+            return
+        self.in_flight = None  # the socket is closed: a stop key has nothing left to stop
+        self._stopping = True
+        in_flight.turn.abandon()  # records a turn that never ran; no-op otherwise
+        try:
+            await in_flight.view.flush()
+        finally:
+            # Last: until the answer is recorded and drawn, Enter must not start another.
+            self.streaming = False
+
+    def _record(
+        self,
+        view: AssistantMessage,
+        prompt: str,
+        message: Message,
+        metrics: Metrics,
+        outcome: Outcome,
+    ) -> None:
+        """The turn's `on_done`: footer, error block, totals."""
         view.finish(message, metrics)
-        prompt = answer.request.messages[-1].text
-        if message.error:
-            # Keep what arrived on screen, but not in the context of the next turn.
-            self.turns.pop()
-            self.failed_prompt = prompt
+        if outcome is Outcome.FAILED and message.error:
             self.conversation.mount(ErrorBlock(message.error))
             if not self.composer.text.strip():
                 self.composer.load_text(prompt)
                 self.composer.move_cursor(self.composer.document.end)
-        else:
-            self.turns.append(message)
-            if message.cancelled:
-                self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
+        elif outcome is Outcome.STOPPED:
+            self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
         self.totals.add(message, metrics)
         self.status.idle(self.totals.describe())
-        self._new_output()
-
-    @on(Worker.StateChanged)
-    def _worker_ended(self, event: Worker.StateChanged) -> None:
-        """A stream worker cancelled before it ran never reaches its
-        `finally`; one that failed (a bug, not a StreamError, which is shown
-        inline) may not have either. Either way: record, say so, carry on."""
-        worker = event.worker
-        if worker.group != "stream" or not worker.is_finished:
-            return
-        if event.state == WorkerState.ERROR:
-            self.notify(
-                f"internal error: {worker.error!r}", severity="error", timeout=10, markup=False
-            )
-        if self.answer is not None and worker is self._worker:
-            self._done()
 
     # -- following the stream ----------------------------------------------
 
-    def _new_output(self) -> None:
-        if not self.conversation.following:
-            self.query_one(NewOutputHint).add_class("-shown")
-
-    def _hide_hint(self) -> None:
-        self.query_one(NewOutputHint).remove_class("-shown")
+    @on(Conversation.NewOutput)
+    def _show_hint(self) -> None:
+        self.query_one(NewOutputHint).add_class("-shown")
 
     @on(Conversation.AtEnd)
-    def _at_end(self) -> None:
-        self._hide_hint()
-
-    def _tick(self) -> None:
-        """Everything that need not follow each delta, at most 10 times a second."""
-        answer, view = self.answer, self._view
-        if answer is None or view is None:
-            return
-        self.status.streaming(time.monotonic() - self._answer_started, answer.metrics())
-        message = answer.message
-        drawn = (
-            len(message.text),
-            len(message.reasoning),
-            sum(len(call.arguments_raw) + len(call.name or "") for call in message.tool_calls),
-        )
-        if drawn == self._drawn:
-            return
-        if drawn[1] != self._drawn[1]:
-            view.show_reasoning(message.reasoning)
-        if drawn[2] != self._drawn[2]:
-            view.show_tool_calls(message.tool_calls)
-        self._drawn = drawn
-        self._new_output()
+    def _hide_hint(self) -> None:
+        self.query_one(NewOutputHint).remove_class("-shown")
 
     # -- actions -----------------------------------------------------------
 
@@ -301,7 +268,6 @@ class ChatScreen(Screen):
     async def action_new_chat(self) -> None:
         await self.stop_streaming()
         self.turns.clear()
-        self.failed_prompt = None
         await self.conversation.remove_children()
         self.status.idle(self.totals.describe())
         self.composer.focus()

@@ -1,51 +1,40 @@
-"""One assistant answer: thinking, tool calls, the Markdown body, and a footer."""
+"""One assistant answer: thinking, tool calls, the Markdown body, and a footer.
+
+The answer's events are pushed in (`push`, the turn's sink). Text goes to
+the Markdown feed at once; thinking and tool calls are redrawn from the
+turn's message at most `REDRAW_INTERVAL` apart, because re-laying out a
+growing block per delta would cost more than the stream delivers.
+"""
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown, Static
 
-from tokentide.client.accumulate import arguments_so_far
-from tokentide.client.events import Message, ToolCall
+from tokentide.client.events import (
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+)
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 from ..safe_text import terminal_safe
 from .markdown_feed import MarkdownFeed
+from .tool_call_view import ToolCallView
 
-
-class ToolCallView(Static):
-    """`⚙ name` and the arguments as they parse, pretty-printed."""
-
-    DEFAULT_CSS = """
-    ToolCallView {
-        border-left: outer $accent;
-        padding: 0 1;
-        margin: 0 0 1 0;
-        color: $text-muted;
-    }
-    """
-
-    def show(self, call: ToolCall) -> None:
-        text = Text()
-        text.append("⚙ ", style="bold")
-        text.append(terminal_safe(call.name or "…"), style="bold")
-        arguments = arguments_so_far(call)
-        if arguments is not None:
-            body = json.dumps(arguments, indent=2, ensure_ascii=False)
-        else:
-            body = call.arguments_raw
-        if body:
-            text.append("\n")
-            text.append(terminal_safe(body))
-        if call.parse_error:
-            text.append(f"\n{terminal_safe(call.parse_error)}", style="italic")
-        self.update(text)
+REDRAW_INTERVAL = 0.1
+"""Seconds between redraws of the thinking and tool-call parts (at most 10/s)."""
 
 
 class AssistantMessage(Vertical):
@@ -79,6 +68,11 @@ class AssistantMessage(Vertical):
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
         self._tool_views: dict[int, ToolCallView] = {}
+        self._feed: MarkdownFeed | None = None
+        self._message_of: Callable[[], Message] | None = None
+        self._stale = False
+        self._redraw_timer: Timer | None = None
+        self._drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
         with Collapsible(title="thinking…", collapsed=True, id="thinking"):
@@ -86,8 +80,42 @@ class AssistantMessage(Vertical):
         yield self.markdown
         yield self.footer
 
-    def feed(self) -> MarkdownFeed:
-        return MarkdownFeed(self.markdown)
+    # -- while streaming ---------------------------------------------------
+
+    def start(self, message_of: Callable[[], Message]) -> None:
+        """Stream an answer; `message_of` gives it as folded so far (read at redraw)."""
+        self._message_of = message_of
+        self._feed = MarkdownFeed(self.markdown)
+
+    def push(self, event: StreamEvent) -> None:
+        """The turn's sink: queue, never render here."""
+        if isinstance(event, TextDelta):
+            if self._feed is not None:
+                self._feed.write(terminal_safe(event.text))
+        elif isinstance(event, ReasoningDelta | ToolCallDelta) and not self._stale:
+            self._stale = True
+            wait = self._drawn_at + REDRAW_INTERVAL - time.monotonic()
+            if wait > 0:
+                self._redraw_timer = self.set_timer(wait, self._redraw)
+            else:
+                self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_timer = None
+        self._drawn_at = time.monotonic()
+        if self._stale and self._message_of is not None:
+            self._stale = False
+            message = self._message_of()
+            self.show_reasoning(message.reasoning)
+            self.show_tool_calls(message.tool_calls)
+
+    async def flush(self) -> None:
+        """Render what is still queued; the feed ends."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await feed.stop()
+
+    # -- parts ---------------------------------------------------------------
 
     @on(Markdown.LinkClicked)
     def _open_link(self, event: Markdown.LinkClicked) -> None:
@@ -116,6 +144,10 @@ class AssistantMessage(Vertical):
 
     def finish(self, message: Message, metrics: Metrics) -> None:
         """Final footer; the thinking title says how long it was."""
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._message_of = None
         if message.reasoning:
             self.show_reasoning(message.reasoning)
             thinking = self.query_one("#thinking", Collapsible)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 
 
@@ -11,12 +12,15 @@ class Conversation(VerticalScroll):
 
     Textual's anchor keeps the view at the end while content grows, releases
     when the user scrolls up, and re-engages when they scroll back to the
-    end. This widget adds the one thing a reader needs on top: knowing that
-    output arrived below, so a "new output" hint can be shown.
+    end. On top of that the reader needs to know that output arrived below
+    while they read above, so a "new output" hint can be shown.
     """
 
     class AtEnd(Message):
         """The user scrolled back to the end: following again."""
+
+    class NewOutput(Message):
+        """The content grew below a reader who is not at the end."""
 
     def on_mount(self) -> None:
         self.anchor()
@@ -31,6 +35,13 @@ class Conversation(VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if self.following:
             self.post_message(self.AtEnd())
+
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # Judged against the old size: at the moment it grows, the anchor has
+        # not yet scrolled, so a follower looks like it fell behind.
+        was_end = max(0, old.height - self.scrollable_content_region.height)
+        if new.height > old.height and was_end > 0 and self.scroll_y < was_end - 1:
+            self.post_message(self.NewOutput())
 
     def follow(self) -> None:
         self.scroll_end(animate=False, immediate=True)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from textual.timer import Timer
 from textual.widgets import Static
 
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 
+INTERVAL = 0.1
+"""Seconds between redraws while an answer streams (at most 10/s)."""
+
 
 class StatusLine(Static):
-    """Updated by the screen at most ~10 times a second while an answer streams."""
+    """Keeps its own clock for elapsed time; metrics are taken only after an
+    event was pushed (`changed`), at most once per tick."""
 
     DEFAULT_CSS = """
     StatusLine {
@@ -23,14 +31,45 @@ class StatusLine(Static):
 
     def __init__(self) -> None:
         super().__init__("", markup=False, id="status")
+        self._metrics_of: Callable[[], Metrics] | None = None
+        self._metrics: Metrics | None = None
+        self._stale = False
+        self._started = 0.0
+        self._clock: Timer | None = None
 
     def idle(self, text: str) -> None:
+        self._stop_clock()
+        self._metrics_of = self._metrics = None
         self.remove_class("-streaming")
         self.update(text)
 
-    def streaming(self, elapsed: float, metrics: Metrics) -> None:
+    def streaming(self, metrics_of: Callable[[], Metrics]) -> None:
+        """An answer started; `metrics_of` gives its metrics when something changed."""
+        self._stop_clock()
+        self._metrics_of, self._metrics = metrics_of, None
+        self._stale = True
+        self._started = time.monotonic()
         self.add_class("-streaming")
-        parts = [f"● streaming {elapsed:.1f} s"]
+        self._clock = self.set_interval(INTERVAL, self._draw)
+        self._draw()
+
+    def changed(self) -> None:
+        """An event arrived: the next tick takes fresh metrics."""
+        self._stale = True
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+
+    def _draw(self) -> None:
+        if self._metrics_of is None:
+            return
+        if self._stale or self._metrics is None:
+            self._stale = False
+            self._metrics = self._metrics_of()
+        metrics = self._metrics
+        parts = [f"● streaming {time.monotonic() - self._started:.1f} s"]
         if metrics.ttft_ms is None:
             parts.append("waiting for first token")
         else:

@@ -1,0 +1,23 @@
+"""The "new output below" hint."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class NewOutputHint(Static):
+    """Shown while the user reads above and the answer keeps growing below."""
+
+    DEFAULT_CSS = """
+    NewOutputHint {
+        display: none;
+        width: 100%;
+        content-align: center middle;
+        background: $accent-muted;
+        color: $text-accent;
+        &.-shown { display: block; }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("↓ new output (End to follow)", markup=False, id="new-output")

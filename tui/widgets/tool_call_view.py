@@ -1,0 +1,42 @@
+"""One tool call, drawn as its arguments parse."""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tokentide.client.accumulate import arguments_so_far
+from tokentide.client.events import ToolCall
+
+from ..safe_text import terminal_safe
+
+
+class ToolCallView(Static):
+    """`⚙ name` and the arguments as they parse, pretty-printed."""
+
+    DEFAULT_CSS = """
+    ToolCallView {
+        border-left: outer $accent;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        color: $text-muted;
+    }
+    """
+
+    def show(self, call: ToolCall) -> None:
+        text = Text()
+        text.append("⚙ ", style="bold")
+        text.append(terminal_safe(call.name or "…"), style="bold")
+        arguments = arguments_so_far(call)
+        if arguments is not None:
+            body = json.dumps(arguments, indent=2, ensure_ascii=False)
+        else:
+            body = call.arguments_raw
+        if body:
+            text.append("\n")
+            text.append(terminal_safe(body))
+        if call.parse_error:
+            text.append(f"\n{terminal_safe(call.parse_error)}", style="italic")
+        self.update(text)

@@ -1,0 +1,23 @@
+"""The user's turn, as sent."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..safe_text import terminal_safe
+
+
+class UserMessage(Static):
+    DEFAULT_CSS = """
+    UserMessage {
+        background: $boost;
+        border-left: outer $primary;
+        padding: 0 1;
+        margin: 1 0 1 0;
+    }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(terminal_safe(text)), markup=False)
+        self.text = text
