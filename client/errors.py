@@ -30,12 +30,10 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import httpx
-
-    from .config import Endpoint, Timeouts
 
 ErrorKind = Literal[
     "auth",  # 401/403: the key
@@ -49,6 +47,21 @@ ErrorKind = Literal[
     "provider",  # an error the provider reported with a 200 status
     "internal",  # a bug on our side stopped the stream
 ]
+
+
+class _Target(Protocol):
+    """What the wording needs to know of where a request went (config.Endpoint)."""
+
+    name: str
+    base_url: str
+    model: str
+    api_key: str | None
+    key_env: str | None
+
+
+class _Timeouts(Protocol):
+    connect: float
+    read: float
 
 
 class TokentideError(Exception):
@@ -175,7 +188,7 @@ def mask(secret: str) -> str:
 # -- mapping lower layers --------------------------------------------------------
 
 
-def transport_error(exc: httpx.HTTPError, endpoint: Endpoint, timeouts: Timeouts) -> ApiError:
+def transport_error(exc: httpx.HTTPError, endpoint: _Target, timeouts: _Timeouts) -> ApiError:
     """A connect, timeout or broken-connection failure as one line with the fix."""
     import httpx
 
@@ -216,7 +229,7 @@ def status_error(
     headers: Mapping[str, str],
     body: bytes,
     provider_said: str | None,
-    endpoint: Endpoint,
+    endpoint: _Target,
 ) -> ApiError:
     """A 4xx/5xx response as one line: status, the provider's words, the fix.
 
@@ -241,7 +254,7 @@ def status_error(
 
 
 def unexpected_body(
-    expected: str, content_type: str, status: int, body: bytes, endpoint: Endpoint, label: str
+    expected: str, content_type: str, status: int, body: bytes, endpoint: _Target, label: str
 ) -> ApiError:
     """A body that is not the `expected` thing (an event stream, JSON): say what it was."""
     return ApiError(
@@ -253,7 +266,7 @@ def unexpected_body(
     )
 
 
-def unreadable(exc: BaseException, endpoint: Endpoint, label: str, data: str = "") -> ApiError:
+def unreadable(exc: BaseException, endpoint: _Target, label: str, data: str = "") -> ApiError:
     """A frame the wire format could not translate (a parser bug or a foreign server)."""
     seen = f": {data[:100]!r}" if data else ""
     return ApiError(
@@ -284,7 +297,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _classify(
-    status: int, endpoint: Endpoint, said: str, retry_after: float | None
+    status: int, endpoint: _Target, said: str, retry_after: float | None
 ) -> tuple[ErrorKind, str | None]:
     if status == 401:
         if endpoint.key_env:

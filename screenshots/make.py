@@ -8,30 +8,26 @@ status lines are whatever this machine measured on the day.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
-from tokentide.client.config import resolve
-from tokentide.client.demo import DemoServer
-from tokentide.tui.app import TokentideApp
-from tokentide.tui.widgets.composer import Composer
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # the tests' Pilot helpers, from a checkout
+
+from tests.pilot import make_app, send, wait_idle  # noqa: E402
+from tokentide.client.demo import DemoServer  # noqa: E402
+
 SIZE = (110, 34)
 
 
-async def send(pilot, text: str) -> None:
-    pilot.app.screen.query_one(Composer).load_text(text)
-    await pilot.press("enter")
-
-
 async def idle(pilot) -> None:
-    for worker in list(pilot.app.workers):
-        await worker.wait()
+    """The answer is recorded and the notification's fade has settled."""
+    await wait_idle(pilot)
     await pilot.pause(0.3)
 
 
 async def streaming_and_stopped(server: DemoServer) -> None:
-    app = TokentideApp(resolve(base_url=server.base_url, model="demo", env={}))
+    app = make_app(server.base_url)
     async with app.run_test(size=SIZE) as pilot:
         server.tokens_per_second = 80
         await send(pilot, "How do I stream an HTTP response in Python?")
@@ -44,7 +40,7 @@ async def streaming_and_stopped(server: DemoServer) -> None:
 
 
 async def thinking_and_tools(server: DemoServer) -> None:
-    app = TokentideApp(resolve(base_url=server.base_url, model="demo-think", env={}))
+    app = make_app(server.base_url, "demo-think")
     async with app.run_test(size=SIZE) as pilot:
         server.tokens_per_second = 300
         server.script(
@@ -61,7 +57,7 @@ async def thinking_and_tools(server: DemoServer) -> None:
 
 
 async def error_inline(server: DemoServer) -> None:
-    app = TokentideApp(resolve(base_url=server.base_url, model="demo", env={}))
+    app = make_app(server.base_url)
     async with app.run_test(size=SIZE) as pilot:
         server.tokens_per_second = 2000
         server.inject("http:502")

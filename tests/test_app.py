@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
 import threading
@@ -11,13 +10,13 @@ import time
 
 import pytest
 from textual.widgets import Markdown
-from textual.worker import WorkerCancelled
 
+from tests.pilot import answers, screen_text, send, wait_idle
+from tests.pilot import make_app as pilot_app
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.turn import Outcome, context
-from tokentide.tui.widgets.assistant_message import AssistantMessage
 from tokentide.tui.widgets.composer import Composer
 from tokentide.tui.widgets.error_block import ErrorBlock
 from tokentide.tui.widgets.new_output_hint import NewOutputHint
@@ -34,34 +33,13 @@ def server():
 
 
 def make_app(server: DemoServer, model: str = "demo", **kw) -> TokentideApp:
-    settings = resolve(base_url=server.base_url, model=model, env={}, **kw)
-    return TokentideApp(settings)
-
-
-async def type_and_send(pilot, text: str) -> None:
-    composer = pilot.app.screen.query_one(Composer)
-    composer.load_text(text)
-    await pilot.press("enter")
+    return pilot_app(server.base_url, model, **kw)
 
 
 async def start_long_answer(pilot, server: DemoServer, tokens: int) -> None:
     """Ask for a long answer and return once the server has sent `tokens` of it."""
-    await type_and_send(pilot, "tell me about rust")
+    await send(pilot, "tell me about rust")
     await server.await_for(lambda r: r.tokens_sent >= tokens)
-
-
-async def wait_idle(pilot, timeout: float = 20.0) -> None:
-    """Until the stream worker is done (an event, not a sleep)."""
-    screen = pilot.app.screen
-    workers = [w for w in screen.workers if w.group == "stream"]
-    for worker in workers:
-        with contextlib.suppress(WorkerCancelled):
-            await worker.wait()
-    await pilot.pause()
-
-
-def answers(app) -> list[AssistantMessage]:
-    return list(app.screen.query(AssistantMessage))
 
 
 async def test_prompt_streams_markdown_equal_to_the_server_text(server):
@@ -72,7 +50,7 @@ async def test_prompt_streams_markdown_equal_to_the_server_text(server):
     server.script(text)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "show me")
+        await send(pilot, "show me")
         await wait_idle(pilot)
         (view,) = answers(app)
         assert view.markdown.source == text
@@ -89,7 +67,7 @@ async def test_final_screen_equals_a_one_shot_render(server):
     server.script(text)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "q")
+        await send(pilot, "q")
         await wait_idle(pilot)
         (view,) = answers(app)
         streamed = view.markdown
@@ -101,24 +79,15 @@ async def test_final_screen_equals_a_one_shot_render(server):
         assert any("println" in line for line in screen_text(app, streamed))
 
 
-def screen_text(app, widget) -> list[str]:
-    """The rows of the real composited screen that `widget` occupies."""
-    strips = app.screen._compositor.render_strips()
-    region = widget.region
-    assert region.height > 0
-    return [strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)]
-
-
 async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server):
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await start_long_answer(pilot, server, tokens=30)
+        pressed = time.perf_counter()
         await pilot.press("escape")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
-        stop_at = app.screen.stop_requested_at
-        assert stop_at is not None
-        assert record.disconnected_at - stop_at < 0.1
+        assert record.disconnected_at - pressed < 0.1
         assert not record.completed
         await wait_idle(pilot)
         (view,) = answers(app)
@@ -143,7 +112,7 @@ async def test_esc_stops_whatever_has_focus(server):
     server.tokens_per_second = 150
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "tell me about sql")
+        await send(pilot, "tell me about sql")
         await server.await_for(lambda r: r.tokens_sent >= 10)
         app.screen.conversation.focus()
         await pilot.press("escape")
@@ -165,10 +134,10 @@ async def test_multi_turn_sends_prior_messages(server):
     app = make_app(server, system="be brief")
     async with app.run_test(size=SIZE) as pilot:
         server.script("First answer.")
-        await type_and_send(pilot, "first")
+        await send(pilot, "first")
         await wait_idle(pilot)
         server.script("Second answer.")
-        await type_and_send(pilot, "second")
+        await send(pilot, "second")
         await wait_idle(pilot)
     messages = server.requests[-1].body["messages"]
     assert messages == [
@@ -183,7 +152,7 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         server.inject("http:500")
-        await type_and_send(pilot, "will fail")
+        await send(pilot, "will fail")
         await wait_idle(pilot)
         block = app.screen.query_one(ErrorBlock)
         assert block.message.startswith("HTTP 500") and "retry" in block.message
@@ -216,7 +185,7 @@ async def test_broken_streams_keep_the_partial_answer(server, fault, words):
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         server.inject(fault)
-        await type_and_send(pilot, "tell me about rust")
+        await send(pilot, "tell me about rust")
         await wait_idle(pilot)
         block = app.screen.query_one(ErrorBlock)
         assert words in block.message
@@ -238,7 +207,7 @@ async def test_connection_refused_error_block():
     settings = resolve(base_url=f"http://127.0.0.1:{port}/v1", model="m", env={})
     app = TokentideApp(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "hello?")
+        await send(pilot, "hello?")
         await wait_idle(pilot)
         message = app.screen.query_one(ErrorBlock).message
         assert "connection refused" in message and "base URL is right" in message
@@ -249,7 +218,7 @@ async def test_model_output_cannot_inject_markup_or_escapes(server):
     server.script(evil)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "q")
+        await send(pilot, "q")
         await wait_idle(pilot)
         (view,) = answers(app)
         assert "\x1b" not in view.markdown.source and "\x07" not in view.markdown.source
@@ -264,7 +233,7 @@ async def test_model_output_cannot_inject_markup_or_escapes(server):
 async def test_thinking_block_and_tool_calls(server):
     app = make_app(server, model="demo-think")
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "why is the sky blue")
+        await send(pilot, "why is the sky blue")
         await wait_idle(pilot)
         (view,) = answers(app)
         thinking = view.query_one("#thinking")
@@ -277,7 +246,7 @@ async def test_thinking_block_and_tool_calls(server):
 
     app = make_app(server, model="demo-tools")
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "weather in Paris?")
+        await send(pilot, "weather in Paris?")
         await wait_idle(pilot)
         view = answers(app)[0]
         tool_view = view.query_one(ToolCallView)
@@ -293,7 +262,7 @@ async def test_follows_at_the_bottom_and_stays_put_after_scrolling_up(server):
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         conversation = app.screen.conversation
-        await type_and_send(pilot, "a long one")
+        await send(pilot, "a long one")
         await server.await_for(lambda r: r.tokens_sent >= 250, timeout=10)
         await pilot.pause()
         assert conversation.max_scroll_y > 0
@@ -353,13 +322,13 @@ async def test_new_chat_clears_view_and_context(server):
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         server.script("one")
-        await type_and_send(pilot, "first")
+        await send(pilot, "first")
         await wait_idle(pilot)
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert not answers(app) and app.screen.turns == []
         server.script("two")
-        await type_and_send(pilot, "again")
+        await send(pilot, "again")
         await wait_idle(pilot)
     assert server.requests[-1].body["messages"] == [{"role": "user", "content": "again"}]
 
@@ -399,9 +368,10 @@ async def test_ctrl_c_mid_stream_stops_like_esc(server):
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await start_long_answer(pilot, server, tokens=10)
+        pressed = time.perf_counter()
         await pilot.press("ctrl+c")
         record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
-        assert record.disconnected_at - app.screen.stop_requested_at < 0.1
+        assert record.disconnected_at - pressed < 0.1
         await wait_idle(pilot)
         assert answers(app)[0].footer.has_class("-stopped")
         assert app.is_running  # Ctrl+C never kills the app
@@ -423,7 +393,7 @@ async def test_thinking_and_tool_calls_show_while_streaming(server):
     server.tokens_per_second = 60
     app = make_app(server, model="demo-think")
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "why is the sky blue")
+        await send(pilot, "why is the sky blue")
         await server.await_for(lambda r: r.tokens_sent >= 8)
         (view,) = answers(app)
         thinking = view.query_one("#thinking")
@@ -437,7 +407,7 @@ async def test_thinking_and_tool_calls_show_while_streaming(server):
     server.tokens_per_second = 8
     app = make_app(server, model="demo-tools")
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "weather in Paris?")
+        await send(pilot, "weather in Paris?")
         await server.await_for(lambda r: r.tokens_sent >= 3)
         await pilot.pause(0.15)
         assert app.screen.streaming
@@ -452,11 +422,11 @@ async def test_a_tool_call_answer_does_not_break_the_next_turn(server):
     (the demo server rejects that history with a 400, as OpenAI does)."""
     app = make_app(server, model="demo-tools")
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "weather in Paris?")
+        await send(pilot, "weather in Paris?")
         await wait_idle(pilot)
         assert app.screen.turns[-1].message.tool_calls
         server.script("Fine, without tools.")
-        await type_and_send(pilot, "never mind")
+        await send(pilot, "never mind")
         await wait_idle(pilot)
         assert not app.query(ErrorBlock)
         assert answers(app)[-1].markdown.source == "Fine, without tools."
@@ -469,7 +439,7 @@ async def test_enter_during_cleanup_waits_for_the_answer_to_be_recorded(server):
     async with app.run_test(size=SIZE) as pilot:
         await start_long_answer(pilot, server, tokens=10)
         await pilot.press("escape")
-        await type_and_send(pilot, "next")  # may land while the first is being finished
+        await send(pilot, "next")  # may land while the first is being finished
         await wait_idle(pilot)
         await pilot.pause()
         await wait_idle(pilot)
@@ -485,7 +455,7 @@ async def test_only_web_links_open(server):
     app.open_url = lambda url, **kw: opened.append(url)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         server.script("x")
-        await type_and_send(pilot, "q")
+        await send(pilot, "q")
         await wait_idle(pilot)
         (view,) = answers(app)
         for href in ("https://example.com", "file:///etc/passwd", "javascript:alert(1)"):
@@ -506,7 +476,7 @@ async def test_esc_before_the_worker_runs_does_not_wedge_the_app(server):
         (view,) = answers(app)
         assert "stopped · 0 tokens received" in str(view.footer.render())
         server.script("still works")
-        await type_and_send(pilot, "next")
+        await send(pilot, "next")
         await wait_idle(pilot)
         assert answers(app)[-1].markdown.source == "still works"
 
@@ -527,7 +497,7 @@ async def test_quit_right_as_an_answer_finishes_still_quits(server, monkeypatch)
     server.script("short")
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "q")
+        await send(pilot, "q")
         await wait_idle(pilot)
         await asyncio.wait_for(quits[0], 5)
         await pilot.pause()

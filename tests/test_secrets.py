@@ -14,6 +14,7 @@ import json
 import pytest
 
 from tests.cli import clean_env, tokentide
+from tests.pilot import screen_text, send, wait_idle
 from tests.replay import Canned
 from tokentide.client.config import Endpoint
 from tokentide.client.errors import ApiError, Secrets, mask
@@ -105,18 +106,14 @@ async def test_the_app_never_shows_the_key(replay, tmp_path, monkeypatch):
     app = TokentideApp(resolve(base_url=replay.base_url, model="m"))
     async with app.run_test(size=(120, 40)) as pilot:
         for prompt in ("first", "second"):
-            app.screen.query_one(Composer).load_text(prompt)
-            await pilot.press("enter")
-            for worker in list(app.screen.workers):
-                await worker.wait()
-            await pilot.pause()
-            app.screen.query_one(Composer).load_text("")
+            await send(pilot, prompt)
+            await wait_idle(pilot)
+            app.screen.query_one(Composer).load_text("")  # the failed prompt was put back
         blocks = [block.message for block in app.screen.query(ErrorBlock)]
         assert len(blocks) == 2 and MASKED in blocks[0] and MASKED in blocks[1]
         shown = [str(widget.render()) for widget in app.screen.query(Static)]
         shown += [n.message for n in app._notifications]
-        strips = app.screen._compositor.render_strips()
-        shown += ["".join(segment.text for segment in strip) for strip in strips]
+        shown += screen_text(app)
         assert not [text for text in shown if KEY in text]
 
 

@@ -11,7 +11,6 @@ footer, the notification - so the server sees EOF within milliseconds.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -82,8 +81,6 @@ class ChatScreen(Screen):
         self.in_flight: _InFlight | None = None
         self.totals = SessionTotals()
         self._stopping = False
-        self.stop_requested_at: float | None = None
-        """perf_counter() of the last stop key, for measuring stop latency."""
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Footer, Header
@@ -250,7 +247,6 @@ class ChatScreen(Screen):
         if self._stopping:
             return
         self._stopping = True
-        self.stop_requested_at = time.perf_counter()
         self.workers.cancel_group(self, "stream")
 
     def action_follow(self) -> None:

@@ -1,0 +1,46 @@
+"""Driving the real app under Textual's Pilot: shared by the tests and
+`screenshots/make.py`, so the pictures come from the same steps the tests check."""
+
+from __future__ import annotations
+
+import contextlib
+
+from textual.worker import WorkerCancelled
+
+from tokentide.client.config import resolve
+from tokentide.tui.app import TokentideApp
+from tokentide.tui.widgets.assistant_message import AssistantMessage
+from tokentide.tui.widgets.composer import Composer
+
+
+def make_app(base_url: str, model: str = "demo", **kw) -> TokentideApp:
+    """The app on an OpenAI-compatible server, with nothing from the environment."""
+    return TokentideApp(resolve(base_url=base_url, model=model, env={}, **kw))
+
+
+async def send(pilot, text: str) -> None:
+    """Type `text` into the composer and press Enter."""
+    pilot.app.screen.query_one(Composer).load_text(text)
+    await pilot.press("enter")
+
+
+async def wait_idle(pilot) -> None:
+    """Until the stream worker is done (an event, not a sleep)."""
+    for worker in [w for w in pilot.app.screen.workers if w.group == "stream"]:
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
+    await pilot.pause()
+
+
+def answers(app) -> list[AssistantMessage]:
+    return list(app.screen.query(AssistantMessage))
+
+
+def screen_text(app, widget=None) -> list[str]:
+    """The rows of the real composited screen (those `widget` occupies, if given)."""
+    strips = app.screen._compositor.render_strips()
+    if widget is None:
+        return [strip.text for strip in strips]
+    region = widget.region
+    assert region.height > 0
+    return [strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)]
