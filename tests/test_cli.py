@@ -352,3 +352,22 @@ def test_models_lists_and_explains_failures(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "HTTP 401" in lines[0] and "$OPENAI_API_KEY" in lines[0]
     assert "sk-wrong" not in result.stderr
+
+
+def test_a_provider_of_your_own_from_the_config_file(tmp_path, demo):
+    config = tmp_path / "lab.toml"
+    config.write_text(
+        f'[providers.lab]\nwire = "openai"\nbase_url = "{demo.base_url}"\nmodel = "demo"\n'
+        'api_key_env = "LAB_KEY"\n'
+    )
+    env = clean_env(tmp_path, TOKENTIDE_CONFIG=str(config), LAB_KEY="lab-key-0123456789")
+    result = tokentide("ask", "--provider", "lab", "/echo from the lab", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "from the lab" and result.stderr == ""
+    assert demo.requests[-1].headers["authorization"] == "Bearer lab-key-0123456789"
+
+    config.write_text(config.read_text().replace('wire = "openai"', 'wire = "smoke"'))
+    result = tokentide("ask", "--provider", "lab", "hi", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "wire" in line and "smoke" in line and str(config) in line, line
