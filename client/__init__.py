@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .accumulate import Accumulator, arguments_so_far
     from .config import Endpoint, Settings, Timeouts, resolve
-    from .errors import ApiError, ConfigError, ErrorKind, Secrets, TokentideError
+    from .errors import ApiError, ConfigError, ErrorKind, Redactor, Secrets, TokentideError
     from .events import (
         Finished,
         Message,
@@ -53,6 +53,7 @@ _WHERE = {
     "ApiError": "errors",
     "ConfigError": "errors",
     "ErrorKind": "errors",
+    "Redactor": "errors",
     "Secrets": "errors",
     "TokentideError": "errors",
     "Finished": "events",
@@ -88,6 +89,7 @@ __all__ = [
     "Message",
     "Metrics",
     "ReasoningDelta",
+    "Redactor",
     "Secrets",
     "Settings",
     "Started",
@@ -116,4 +118,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return list(__all__)

@@ -48,9 +48,6 @@ class Parts:
         if piece:
             self._parts.append(piece)
 
-    def __bool__(self) -> bool:
-        return bool(self._parts)
-
     def value(self) -> str:
         parts = self._parts
         if len(parts) > 1:

@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .errors import SECRET_HEADER, ConfigError, Secrets, one_line
+from .errors import SECRET_NAME, ConfigError, Secrets, one_line
 from .providers import IMPLEMENTED_WIRES, WIRES
 
 if sys.version_info >= (3, 11):
@@ -114,6 +114,9 @@ class Endpoint:
     model: str
     api_key: str | None = field(default=None, repr=False)
     key_env: str | None = None
+    key_from: str | None = None
+    """Where the key was read (`$OPENAI_API_KEY`, `api_key in [providers.lab] of FILE`),
+    so a 401 names the place to fix."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """The base URL's query (e.g. Azure's `api-version`), sent on every request:
@@ -130,7 +133,7 @@ class Endpoint:
         """The values no message may show: the key and credential headers, and
         credential-looking query parameters (some APIs take the key there)."""
         pairs = (*self.headers.items(), *self.params)
-        return Secrets([self.api_key, *(v for k, v in pairs if SECRET_HEADER.search(k))])
+        return Secrets([self.api_key, *(v for k, v in pairs if SECRET_NAME.search(k))])
 
     def describe(self) -> str:
         where = "built-in demo server" if self.demo else self.base_url
@@ -162,12 +165,12 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 def load_file(path: Path, *, required: bool = False) -> dict[str, Any]:
     """The file's settings; a missing file is no settings unless `required`
     (the user named it in $TOKENTIDE_CONFIG, so a typo must not go unnoticed)."""
-    if path.is_dir():
-        raise ConfigError(
-            f"config file {path} is a directory",
-            fix=f"point ${CONFIG_ENV} at a TOML file" if required else "make it a TOML file",
-        )
     try:
+        if path.is_dir():
+            raise ConfigError(
+                f"config file {path} is a directory",
+                fix=f"point ${CONFIG_ENV} at a TOML file" if required else "make it a TOML file",
+            )
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
@@ -272,7 +275,7 @@ def _endpoint(
     builtin = BUILTIN_PROVIDERS.get(name)
     section = _section(name, top, builtin)
     wire = _wire(name, section, builtin)
-    api_key, key_env = _api_key(section, builtin, env)
+    api_key, key_env, key_from = _api_key(section, builtin, env)
     url, params = split_query(_base_url(name, wire, section, builtin, base_url, env))
     return Endpoint(
         name=name,
@@ -281,6 +284,7 @@ def _endpoint(
         model=_model(name, model, env, section, top, builtin),
         api_key=api_key,
         key_env=key_env,
+        key_from=key_from,
         headers=_headers(name, section),
         params=params,
     )
@@ -289,6 +293,8 @@ def _endpoint(
 def _section(name: str, top: _Table, builtin: BuiltinProvider | None) -> _Table:
     """`[providers.NAME]`, empty for a built-in provider the file does not mention."""
     sections = top.table("providers")
+    # Provider names are case-insensitive: `--provider mylab` finds [providers.MyLab].
+    name = next((key for key in sections.data if key.lower() == name), name)
     if name not in sections.data and builtin is None:
         configured = sorted(k for k in sections.data if k not in BUILTIN_PROVIDERS)
         choices = f"{', '.join(sorted(BUILTIN_PROVIDERS))} (built in)"
@@ -342,8 +348,9 @@ def _builtin_wire(name: str, builtin: BuiltinProvider | None, where: str) -> str
 
 def _api_key(
     section: _Table, builtin: BuiltinProvider | None, env: Mapping[str, str]
-) -> tuple[str | None, str | None]:
-    """The key and the variable it is read from; the variable wins over the file."""
+) -> tuple[str | None, str | None, str | None]:
+    """The key, the variable it is meant to come from, and where it was found;
+    the variable wins over the file."""
     key_env = section.text("api_key_env")
     if key_env is not None and not _ENV_NAME.match(key_env):
         # Often the key itself pasted in the wrong place: never echo it.
@@ -355,11 +362,13 @@ def _api_key(
     key_env = key_env or (builtin.key_env if builtin else None)
     if key_env and (key := env.get(key_env)):
         _check_key(key, f"${key_env}")
-        return key, key_env
+        return key, key_env, f"${key_env}"
     key = section.text("api_key")
-    if key is not None:
-        _check_key(key, f"api_key in {section.where} of {section.path}")
-    return key, key_env
+    if key is None:
+        return None, key_env, None
+    source = f"api_key in {section.where} of {section.path}"
+    _check_key(key, source)
+    return key, key_env, source
 
 
 def _base_url(
@@ -495,8 +504,12 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, kind):
             names = {str: "a string", int: "an integer", dict: "a table"}
             wanted = names.get(kind, "a number") if isinstance(kind, type) else "a number"
+            # A number is shown; anything else only by its kind: a key pasted
+            # into the wrong place must not end up on the screen.
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            shown = repr(value) if number else _KINDS.get(type(value), type(value).__name__)
             raise ConfigError(
-                f"{key} in {self.where} must be {wanted}, not {value!r}"[:200],
+                f"{key} in {self.where} must be {wanted}, not {shown}",
                 fix=f"edit {self.path}",
             )
         return value
@@ -534,6 +547,9 @@ class _Table:
         return warnings
 
 
+_KINDS = {str: "a string", list: "a list", dict: "a table", bool: "true/false"}
+
+
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -560,8 +576,16 @@ def _check_url(url: str, source: str) -> None:
         parsed = httpx.URL(url)
         ok = parsed.scheme in ("http", "https") and bool(parsed.host)
         ok = ok and (parsed.port is None or 0 < parsed.port < 65536)
+        secret = bool(parsed.userinfo)
     except (httpx.InvalidURL, ValueError, OverflowError):
-        ok = False
+        ok, secret = False, False
+    if secret:
+        # It would be shown wherever the URL is (the title bar, every error).
+        raise ConfigError(
+            f"the base URL ({source}) has a user name or password in it",
+            fix="take it out; put the key in a variable named by api_key_env, or in "
+            "[providers.NAME.headers]",
+        )
     if not ok:
         raise ConfigError(
             f"{url!r} ({source}) is not a usable base URL",

@@ -57,6 +57,7 @@ class _Target(Protocol):
     model: str
     api_key: str | None
     key_env: str | None
+    key_from: str | None
 
 
 class _Timeouts(Protocol):
@@ -64,42 +65,39 @@ class _Timeouts(Protocol):
     read: float
 
 
+@dataclass(eq=False)
 class TokentideError(Exception):
     """Base of every error tokentide raises on purpose; `str()` is one line."""
 
-
-@dataclass
-class ConfigError(TokentideError):
-    """A setting is wrong (a flag, a variable, the config file): nothing was sent."""
-
     message: str
     fix: str | None = None
+    """What to do about it, when known; `str()` appends it after a dash."""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return _with_fix(self.message, self.fix)
+        return one_line(f"{self.message} — {self.fix}" if self.fix else self.message)
 
 
-@dataclass
+class ConfigError(TokentideError):
+    """A setting is wrong (a flag, a variable, the config file): nothing was sent."""
+
+
+@dataclass(eq=False)
 class ApiError(TokentideError):
     """A request or its stream failed, phrased for the person at the terminal."""
 
-    message: str
     kind: ErrorKind = "provider"
     status: int | None = None
-    fix: str | None = None
     retry_after: float | None = None
     """Seconds the server asked us to wait (`Retry-After`), when it said."""
     detail: dict[str, Any] | None = field(default=None, repr=False)
     """The provider's error object, e.g. {"type": "server_error", "code": None}."""
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return _with_fix(self.message, self.fix)
+    origin: BaseException | None = field(default=None, repr=False)
+    """The lower-level exception behind this one, for `--debug` (whose printer
+    scrubs it). It is not chained as `__cause__`: it may quote a secret, and a
+    logged traceback would show it."""
 
     def scrubbed(self, secrets: Secrets) -> ApiError:
         """This error with every secret masked in its words and details."""
@@ -111,10 +109,6 @@ class ApiError(TokentideError):
             fix=secrets.scrub(self.fix) if self.fix else self.fix,
             detail=secrets.scrub_value(self.detail) if self.detail else self.detail,
         )
-
-
-def _with_fix(message: str, fix: str | None) -> str:
-    return one_line(f"{message} — {fix}" if fix else message)
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -132,40 +126,91 @@ def one_line(text: str, limit: int = 400) -> str:
 
 # -- secrets -------------------------------------------------------------------
 
-SECRET_HEADER = re.compile(
-    r"authorization|api[-_]?key|token|secret|password|cookie|signature|^(key|sig)$", re.I
+SECRET_NAME = re.compile(
+    r"auth|api[-_]?key|token|secret|password|cookie|signature|subscription|^(key|sig)$", re.I
 )
-"""Header and query parameter names whose values are credentials (Authorization,
-x-api-key, api-key, Gemini's `?key=`, a signed URL's `sig`)."""
+"""Header and query parameter names whose values are credentials: Authorization,
+x-api-key, api-key, Ocp-Apim-Subscription-Key, Helicone-Auth, Gemini's `?key=`,
+a signed URL's `sig`."""
 
 _MIN_SECRET = 4
 """Shorter values are not masked: masking "abc" everywhere would garble messages."""
 
+_FRAGMENT = 8
+"""A run of this many characters of a secret is masked wherever it appears: a
+server's excerpt may cut a key short, or split it over two lines."""
+
 
 class Secrets:
-    """The values that must never be shown: the API key and credential headers."""
+    """The values that must never be shown: the API key and credential headers.
+
+    Each is masked as it is, and as a server may quote it: JSON-escaped, with
+    `\\/` for `/`, `\\u003d` for `=`, percent-encoded; and any run of
+    `_FRAGMENT` of its characters, for a key cut short or split.
+    """
 
     def __init__(self, values: Iterable[str | None] = ()) -> None:
-        found: set[str] = set()
+        whole: set[str] = set()
+        tokens: set[str] = set()
         for value in values:
-            if not value:
+            value = (value or "").strip()
+            if len(value) < _MIN_SECRET:
                 continue
-            found.add(value.strip())
+            whole.add(value)
             # "Bearer sk-..." also hides the bare token after the scheme.
-            scheme, _, token = value.strip().partition(" ")
-            if token and scheme.isalpha():
-                found.add(token.strip())
+            scheme, _, token = value.partition(" ")
+            tokens.add(token.strip() if token and scheme.isalpha() else value)
+        tokens = {token for token in tokens if len(token) >= _MIN_SECRET}
+        forms: dict[str, str] = {}
+        for value in sorted(whole | tokens, key=len, reverse=True):
+            for form in _quoted_forms(value):
+                forms.setdefault(form, mask(value))
         # Longest first, so a key inside a longer header value is masked whole.
-        self._values = sorted((v for v in found if len(v) >= _MIN_SECRET), key=len, reverse=True)
+        self._forms = sorted(forms.items(), key=lambda item: len(item[0]), reverse=True)
+        self._prefixes = sorted(
+            {form for token in tokens for form in _quoted_forms(token)}, key=len, reverse=True
+        )
+        self._fragments = {
+            token[i : i + _FRAGMENT] for token in tokens for i in range(len(token) - _FRAGMENT + 1)
+        }
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._forms)
 
-    def scrub(self, text: str) -> str:
-        for value in self._values:
-            if value in text:
-                text = text.replace(value, mask(value))
+    def scrub(self, text: str, *, fragments: bool = True) -> str:
+        text = self._scrub_forms(text)
+        if fragments and self._fragments:
+            if "\\" in text or "%" in text:
+                # Escapes mixed in any way (`\\/` here, `\\u002b` there): an error
+                # excerpt reads as well unescaped, and then the key is plain.
+                plain = _unescape(text)
+                if plain != text and any(f in plain for f in self._fragments):
+                    text = self._scrub_forms(plain)
+            text = self._scrub_fragments(text)
         return text
+
+    def _scrub_forms(self, text: str) -> str:
+        for form, masked in self._forms:
+            if form in text:
+                text = text.replace(form, masked)
+        return text
+
+    def _scrub_fragments(self, text: str) -> str:
+        covered = bytearray(len(text))
+        for fragment in self._fragments:
+            start = text.find(fragment)
+            while start != -1:
+                covered[start : start + _FRAGMENT] = b"\x01" * _FRAGMENT
+                start = text.find(fragment, start + 1)
+        if not any(covered):
+            return text
+        kept: list[str] = []
+        for i, ch in enumerate(text):
+            if not covered[i]:
+                kept.append(ch)
+            elif i == 0 or not covered[i - 1]:
+                kept.append("…")
+        return "".join(kept)
 
     def scrub_value(self, value: Any) -> Any:
         """`scrub` applied to every string in a JSON-like value."""
@@ -176,6 +221,57 @@ class Secrets:
         if isinstance(value, list):
             return [self.scrub_value(v) for v in value]
         return value
+
+    def partial_tail(self, text: str) -> int:
+        """How many characters at the end of `text` could begin a secret."""
+        for form in self._prefixes:
+            tail = text[-(len(form) - 1) :] if len(form) > 1 else ""
+            start = tail.find(form[0])
+            while start != -1:
+                if form.startswith(tail[start:]):
+                    return len(tail) - start  # the first match is the longest
+                start = tail.find(form[0], start + 1)
+        return 0
+
+
+class Redactor:
+    """Masks secrets in text that arrives in pieces (a key split over deltas).
+
+    Whatever could be the beginning of a secret is held back until the next
+    piece shows it is not (a word ending in "s" waits for one delta when the
+    key starts with "sk-"); `flush` gives what is left at the end.
+    """
+
+    def __init__(self, secrets: Secrets) -> None:
+        self._secrets = secrets
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._secrets.scrub(self._held + piece, fragments=False)
+        hold = self._secrets.partial_tail(text)
+        self._held = text[len(text) - hold :] if hold else ""
+        return self._secrets.scrub(text[: len(text) - hold])
+
+    def flush(self) -> str:
+        text, self._held = self._held, ""
+        return self._secrets.scrub(text)
+
+
+def _quoted_forms(value: str) -> set[str]:
+    """`value` as a server might quote it back."""
+    import json
+    from urllib.parse import quote
+
+    escaped = "".join(ch if ch.isalnum() or ch in "-_." else f"\\u{ord(ch):04x}" for ch in value)
+    forms = {value, json.dumps(value)[1:-1], value.replace("/", "\\/"), quote(value, safe="")}
+    return forms | {escaped}
+
+
+def _unescape(text: str) -> str:
+    from urllib.parse import unquote
+
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
+    return unquote(text.replace("\\/", "/"))
 
 
 def mask(secret: str) -> str:
@@ -228,20 +324,21 @@ def status_error(
     reason: str,
     headers: Mapping[str, str],
     body: bytes,
+    parsed: Any,
     provider_said: str | None,
     endpoint: _Target,
 ) -> ApiError:
     """A 4xx/5xx response as one line: status, the provider's words, the fix.
 
-    `provider_said` is the wire format's reading of the error body, if any.
+    `parsed` is the body's JSON (None if it is not JSON), `provider_said` the
+    wire format's reading of it.
     """
     said = provider_said or body_excerpt(body) or reason
-    retry_after = parse_retry_after(headers.get("retry-after"))
+    retry_after = retry_after_seconds(headers)
     kind, fix = _classify(status, endpoint, said, retry_after)
     message = f"HTTP {status} {reason}".rstrip()
     if said and said not in (reason, f"{status} {reason}", f"{status}"):
         message = f"{message}: {said}"
-    parsed = try_json(body)
     detail = parsed.get("error") if isinstance(parsed, dict) else None
     return ApiError(
         message,
@@ -276,6 +373,15 @@ def unreadable(exc: BaseException, endpoint: _Target, label: str, data: str = ""
     )
 
 
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """How long the server asked us to wait: OpenAI's and Azure's `retry-after-ms`
+    (milliseconds, more precise) or the standard `Retry-After`."""
+    millis = parse_retry_after(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
+    return parse_retry_after(headers.get("retry-after"))
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """`Retry-After` in seconds: a number of seconds or an HTTP date (RFC 9110)."""
     if not value:
@@ -300,10 +406,11 @@ def _classify(
     status: int, endpoint: _Target, said: str, retry_after: float | None
 ) -> tuple[ErrorKind, str | None]:
     if status == 401:
-        if endpoint.key_env:
-            fix = f"check the API key in ${endpoint.key_env}"
-            if not endpoint.api_key:
-                fix = f"set ${endpoint.key_env} (it is not set)"
+        if endpoint.api_key:
+            where = endpoint.key_from or (f"${endpoint.key_env}" if endpoint.key_env else None)
+            fix = f"check the API key in {where or 'your settings'}"
+        elif endpoint.key_env:
+            fix = f"set ${endpoint.key_env} (it is not set)"
         else:
             fix = f"set api_key_env under [providers.{endpoint.name}] in the config file"
         return "auth", fix

@@ -14,17 +14,15 @@ string, so one object could arrive as two broken halves.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal
 
 import httpx
 from httpx_sse import EventSource
 
-Framing = Literal["sse", "ndjson"]
 Frame = tuple[str, str]
 
 
-def frames(response: httpx.Response, framing: Framing) -> AsyncIterator[Frame]:
-    """The frames of a streaming response, in order."""
+def frames(response: httpx.Response, framing: str) -> AsyncIterator[Frame]:
+    """The frames of a streaming response whose Content-Type was checked."""
     if framing == "sse":
         return sse_frames(response)
     if framing == "ndjson":
@@ -32,8 +30,18 @@ def frames(response: httpx.Response, framing: Framing) -> AsyncIterator[Frame]:
     raise ValueError(f"unknown framing {framing!r}")
 
 
+class _CheckedEventSource(EventSource):
+    """httpx-sse compares the Content-Type case-sensitively; the client has
+    already checked it (case-insensitively, as RFC 9110 says), so it is not
+    checked twice with two answers."""
+
+    def _check_content_type(self) -> None:
+        pass
+
+
 async def sse_frames(response: httpx.Response) -> AsyncIterator[Frame]:
-    events = EventSource(response).aiter_sse()
+    response.encoding = "utf-8"  # always, whatever charset the header claims (SSE spec)
+    events = _CheckedEventSource(response).aiter_sse()
     try:
         async for sse in events:
             if sse.data:  # httpx-sse dispatches empty events that the spec drops
@@ -45,11 +53,12 @@ async def sse_frames(response: httpx.Response) -> AsyncIterator[Frame]:
 async def ndjson_frames(response: httpx.Response) -> AsyncIterator[Frame]:
     pending = bytearray()
     async for chunk in response.aiter_bytes():
+        searched = len(pending)  # a long line is searched once, not once per chunk
         pending += chunk
         start = 0
-        while (end := pending.find(b"\n", start)) >= 0:
+        while (end := pending.find(b"\n", searched)) >= 0:
             line = _decode(pending[start:end])
-            start = end + 1
+            start = searched = end + 1
             if line:
                 yield "", line
         del pending[:start]

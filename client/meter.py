@@ -181,7 +181,7 @@ class Meter:
             if span >= MIN_RATE_SPAN and streamed >= MIN_RATE_TOKENS:
                 rate = (streamed - 1) / span
         saved = None
-        if self.cancelled:
+        if self.cancelled and start is not None:  # nothing sent, nothing saved
             saved = TokensSaved(max(0, self.expected.tokens - tokens), self.expected)
         return Metrics(
             ttft_ms=ttft,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import socket
 from collections.abc import AsyncIterator
@@ -39,13 +40,23 @@ from .accumulate import Accumulator
 from .config import Endpoint, Timeouts
 from .errors import (
     ApiError,
+    Redactor,
+    Secrets,
     status_error,
     transport_error,
     try_json,
     unexpected_body,
     unreadable,
 )
-from .events import Finished, Message, Started, StreamEvent
+from .events import (
+    Finished,
+    Message,
+    ReasoningDelta,
+    Started,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+)
 from .framing import Frame, frames
 from .meter import Expectation, Meter, Metrics, expectation
 from .providers import EventParser, WireFormat, wire_format
@@ -138,6 +149,7 @@ class ChatClient:
             response.reason_phrase or "",
             response.headers,
             body,
+            parsed,
             said,
             self.endpoint,
         )
@@ -167,8 +179,11 @@ class AnswerStream:
         self.error: ApiError | None = None
         """Why the answer failed, already scrubbed of secrets."""
         self.started: Started | None = None
+        """Status and headers (rate limits, request ids), once they are in."""
         self._accumulator = Accumulator(model=request.model)
         self._meter = Meter(expected, streaming=request.stream)
+        self._redact = _Redaction(client.secrets)
+        self._entered = False
         self._events: Any = None  # the async generator of the one iteration
         self._response: httpx.Response | None = None
         self._socket: socket.socket | None = None
@@ -185,9 +200,14 @@ class AnswerStream:
     # -- the one iteration ----------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if not self._entered:
+            raise RuntimeError(
+                "iterate an answer inside `async with client.stream(...) as answer:`, "
+                "so its connection is closed however the loop ends"
+            )
         if self.state is not State.PENDING:
             raise RuntimeError(
-                f"this answer has already been streamed (it is {self.state.value}); "
+                f"an answer streams once, and this one is {self.state.value}: "
                 "call ChatClient.stream() again for a new request"
             )
         self.state = State.CONNECTING
@@ -195,45 +215,53 @@ class AnswerStream:
         return self._events
 
     async def _run(self) -> AsyncIterator[StreamEvent]:
+        if self._abort_requested:
+            self._settle(State.CANCELLED)  # stopped before anything was sent
+            return
         try:
             response = await self._connect()
             self.state = State.STREAMING
             assert self.started is not None
-            yield self.started
-            async for event in self._read(response):
-                self._accumulator.add(event)
-                self._meter.add(event)
-                if isinstance(event, Finished):
-                    # Complete from here on: a stop while the connection
-                    # drains is not a stop.
-                    self._settle(State.FINISHED)
-                yield event
+            if not self._abort_requested:
+                yield self.started
+            async for raw in self._read(response):
                 if self._abort_requested:
-                    self._settle(State.CANCELLED)  # aborted from this thread
+                    self._settle(State.CANCELLED)  # aborted: nothing more reaches the caller
                     return
+                self._meter.add(raw)
+                for event in self._redact(raw):
+                    self._accumulator.add(event)
+                    if isinstance(event, Finished):
+                        # Complete from here on: a stop while the connection
+                        # drains is not a stop.
+                        self._settle(State.FINISHED)
+                    yield event
         except httpx.HTTPError as exc:
             client = self._client
             self._fail_or_stop(transport_error(exc, client.endpoint, client.timeouts), exc)
         except ApiError as exc:
-            self._fail_or_stop(exc, exc)
+            self._fail_or_stop(exc, exc.origin or exc)
         except Exception as exc:
-            self._fail_or_stop(unreadable(exc, self._client.endpoint, self._client.wire.label), exc)
+            bug = ApiError(f"stopped by an internal error ({type(exc).__name__})", kind="internal")
+            self._fail_or_stop(bug, exc)
         if not self.state.ended:
             # A non-streaming reply or a wire format without a closing event.
             self._settle(State.FINISHED)
 
-    def _fail_or_stop(self, error: ApiError, cause: BaseException) -> None:
-        """A failure that follows `abort()` is the stop the user asked for.
-
-        The error raised is the scrubbed one; `cause` keeps the original for
-        `--debug` (whose printer scrubs too).
-        """
+    def _fail_or_stop(self, error: ApiError, origin: BaseException) -> None:
+        """A failure that follows `abort()` is the stop the user asked for, and
+        one after the answer finished (a connection dropped while draining)
+        changes nothing. The error raised is the scrubbed one, with nothing
+        chained; `origin` is kept on it for `--debug`."""
+        if self.state.ended:
+            return
         if self._abort_requested:
             self._settle(State.CANCELLED)
             return
         self._settle(State.FAILED, error)
         assert self.error is not None
-        raise self.error from cause
+        self.error.origin = origin
+        raise self.error from None
 
     async def _connect(self) -> httpx.Response:
         """Send the request and check the reply up to its first byte of body."""
@@ -244,22 +272,38 @@ class AnswerStream:
             headers["Accept"] = "text/event-stream"
             headers["Cache-Control"] = "no-store"
         http_request = client._http.build_request(
-            spec.method, spec.path.lstrip("/"), json=spec.json, headers=headers
+            spec.method,
+            spec.path.lstrip("/"),
+            json=spec.json,
+            headers=headers,
+            extensions={"trace": self._trace},
         )
         self._meter.request_sent()
         response = await client._http.send(http_request, stream=True)
         self._response = response
-        network = response.extensions.get("network_stream")
-        self._socket = network.get_extra_info("socket") if network is not None else None
-        if self._abort_requested:
-            self._shutdown()  # the stop key came while we were connecting
+        if self._socket is None:  # a pooled connection: no connect to trace
+            self._take_socket(response.extensions.get("network_stream"))
         self._meter.headers_received()
-        self.started = Started(response.status_code, dict(response.headers))
+        scrub = self._client.secrets.scrub
+        headers = {name: scrub(value) for name, value in response.headers.items()}
+        self.started = Started(response.status_code, headers)
         if response.status_code >= 400:
             raise client._status_error(response, await response.aread())
         if self.request.stream:
             await self._check_content_type(response)
         return response
+
+    async def _trace(self, name: str, info: dict[str, Any]) -> None:
+        """httpcore's trace: the socket the moment it is connected, so a stop
+        while the server is slow to answer shuts it down at once."""
+        if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self._take_socket(info.get("return_value"))
+
+    def _take_socket(self, network_stream: Any) -> None:
+        if network_stream is not None and not self.state.ended:
+            self._socket = network_stream.get_extra_info("socket")
+            if self._abort_requested:
+                self._shutdown()  # the stop came while we were connecting
 
     async def _check_content_type(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")
@@ -284,7 +328,14 @@ class AnswerStream:
         wire = self._client.wire
         if not self.request.stream:
             body = await response.aread()
-            for event in wire.parse_response(self._client._json(response, body)):
+            parsed = self._client._json(response, body)
+            try:
+                events = wire.parse_response(parsed)
+            except ApiError:
+                raise
+            except Exception as exc:
+                raise self._unreadable(exc) from exc
+            for event in events:
                 yield event
             return
         parser = wire.parser()
@@ -318,7 +369,12 @@ class AnswerStream:
         except ApiError:
             raise
         except Exception as exc:
-            raise unreadable(exc, self._client.endpoint, self._client.wire.label, data) from exc
+            raise self._unreadable(exc, data) from exc
+
+    def _unreadable(self, exc: Exception, data: str = "") -> ApiError:
+        error = unreadable(exc, self._client.endpoint, self._client.wire.label, data)
+        error.origin = exc
+        return error
 
     # -- how it ends ----------------------------------------------------------
 
@@ -327,6 +383,9 @@ class AnswerStream:
         if self.state.ended:
             return
         self.state = state
+        self._socket = None  # the connection may serve another answer now: never shut it
+        for event in self._redact.rest():  # text held back in case it began a secret
+            self._accumulator.add(event)
         message = self._accumulator.message
         message.cancelled = state is State.CANCELLED
         if error is not None:
@@ -336,6 +395,7 @@ class AnswerStream:
         self._meter.end(cancelled=state is State.CANCELLED)
 
     async def __aenter__(self) -> AnswerStream:
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -344,17 +404,18 @@ class AnswerStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Close the socket first: the server must see EOF before we do
-        # anything slower (saving, re-rendering).
-        await self.aclose()
+        # The socket first: the server must see EOF before we do anything
+        # slower (saving, re-rendering).
+        await self._close_response()
         if exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
             self._settle(State.CANCELLED)  # left early on purpose: break, Esc, Ctrl-C
         elif isinstance(exc, ApiError):
             self._settle(State.FAILED, exc)
         else:
             # The caller's loop body failed: not a stop the user asked for.
-            bug = ApiError(f"stopped by an internal error ({type(exc).__name__})", "internal")
+            bug = ApiError(f"stopped by an internal error ({type(exc).__name__})", kind="internal")
             self._settle(State.FAILED, bug)
+        await self._close_events()
 
     def abandon(self) -> None:
         """Record as stopped an answer that will never be streamed (its task was
@@ -369,8 +430,11 @@ class AnswerStream:
         read in progress then ends and the answer is cancelled, as if the
         task had been. A UI calls this from its input thread the moment the
         stop key is parsed, so a long render on the event loop cannot delay
-        the provider's stop (and its billing).
+        the provider's stop (and its billing). Before the request is sent,
+        it is never sent; once the answer has ended, this does nothing.
         """
+        if self.state.ended:
+            return
         self._abort_requested = True
         self._shutdown()
 
@@ -381,13 +445,62 @@ class AnswerStream:
                 sock.shutdown(socket.SHUT_RDWR)
 
     async def aclose(self) -> None:
-        self._socket = None
+        """Close the connection; an answer that had not ended is stopped."""
+        await self._close_response()
+        self._settle(State.CANCELLED)
+        await self._close_events()
+
+    async def _close_response(self) -> None:
         response, self._response = self._response, None
         if response is not None:
             await response.aclose()
+
+    async def _close_events(self) -> None:
         events, self._events = self._events, None
         if events is not None:
             await events.aclose()
+
+
+class _Redaction:
+    """Keeps the configured secrets out of the answer itself: a server that
+    echoes the key in its text must not put it on screen or on disk. Each
+    channel (text, reasoning, each tool call's arguments) has its own
+    Redactor, because a key split over deltas is split within one channel."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self._secrets = secrets
+        self._channels: dict[tuple[str, int], Redactor] = {}
+
+    def __call__(self, event: StreamEvent) -> list[StreamEvent]:
+        if not self._secrets:
+            return [event]
+        if isinstance(event, TextDelta | ReasoningDelta):
+            text = self._channel(event, 0).feed(event.text)
+            return [type(event)(text)] if text else []
+        if isinstance(event, ToolCallDelta):
+            arguments = self._channel(event, event.index).feed(event.arguments)
+            name = self._secrets.scrub(event.name) if event.name else event.name
+            return [dataclasses.replace(event, name=name, arguments=arguments)]
+        if isinstance(event, Finished):
+            return [*self.rest(), event]
+        return [event]
+
+    def _channel(self, event: StreamEvent, index: int) -> Redactor:
+        key = (type(event).__name__, index)
+        if key not in self._channels:
+            self._channels[key] = Redactor(self._secrets)
+        return self._channels[key]
+
+    def rest(self) -> list[StreamEvent]:
+        """What each channel held back, as events; the channels are emptied."""
+        rest: list[StreamEvent] = []
+        for (kind, index), redactor in self._channels.items():
+            if text := redactor.flush():
+                if kind == "ToolCallDelta":
+                    rest.append(ToolCallDelta(index, arguments=text))
+                else:
+                    rest.append(TextDelta(text) if kind == "TextDelta" else ReasoningDelta(text))
+        return rest
 
 
 async def _drain(stream: AsyncIterator[Frame]) -> None:

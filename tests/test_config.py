@@ -496,3 +496,16 @@ def test_demo_ignores_a_model_meant_for_a_real_provider(tmp_path):
     assert settings.endpoint.demo and settings.endpoint.model == "demo"
     settings = resolve(provider="demo", model="demo-think", env={})
     assert settings.endpoint.model == "demo-think"
+
+
+def test_provider_names_are_case_insensitive(tmp_path):
+    path = write(
+        tmp_path, '[providers.MyLab]\nwire = "openai"\nbase_url = "http://h/v1"\nmodel = "m"\n'
+    )
+    for name in ("mylab", "MyLab", "MYLAB"):
+        assert resolve(provider=name, env={}, path=path).endpoint.base_url == "http://h/v1"
+
+
+def test_a_config_path_that_cannot_be_examined_is_one_line(tmp_path):
+    error = config_error(env={"TOKENTIDE_CONFIG": str(tmp_path / ("a" * 300))})
+    assert "\n" not in str(error) and "config file" in str(error)

@@ -47,7 +47,7 @@ async def test_iterating_twice_raises_and_sends_nothing_more(replay):
         answer = client.stream(request())
         async with answer:
             first = [e.text async for e in answer if isinstance(e, TextDelta)]
-        with pytest.raises(RuntimeError, match="already been streamed"):
+        with pytest.raises(RuntimeError, match="streams once"):
             async for _ in answer:
                 pass
     assert len(replay.seen) == 1
@@ -144,3 +144,102 @@ async def test_a_base_url_query_string_is_kept_on_every_request(replay):
         async for _ in answer:
             pass
     assert replay.seen[-1].path == "/v1/chat/completions?api-version=2024-02-01"
+
+
+async def test_abort_before_the_request_sends_nothing(replay):
+    replay.reply(Canned(TEXT))
+    async with client_for(replay) as client:
+        answer = client.stream(request())
+        answer.abort()
+        async with answer:
+            events = [event async for event in answer]
+    assert events == [] and not replay.seen
+    assert answer.state is State.CANCELLED
+    assert answer.metrics().tokens_saved is None  # nothing was sent: nothing saved
+
+
+async def test_a_late_abort_cannot_touch_the_next_answer_on_the_same_connection():
+    from tokentide.client.demo import DemoServer
+
+    with DemoServer(tokens_per_second=400, ttft=0.01) as server:
+        endpoint = Endpoint("demo", "openai", server.base_url, "demo")
+        async with ChatClient(endpoint) as client:
+            first = client.stream(ChatRequest("demo", [Message("user", "/echo one")]))
+            async with first:
+                async for _ in first:
+                    pass
+            second = client.stream(ChatRequest("demo", [Message("user", "tell me about rust")]))
+            async with second:
+                async for event in second:
+                    if isinstance(event, TextDelta):
+                        first.abort()  # too late: first has ended
+        assert [r.connection for r in server.requests] == [1, 1]  # the connection was reused
+    assert first.state is State.FINISHED and second.state is State.FINISHED
+    assert second.error is None and second.message.finish_reason == "stop"
+
+
+async def test_iterating_outside_async_with_is_refused(replay):
+    async with client_for(replay) as client:
+        answer = client.stream(request())
+        with pytest.raises(RuntimeError, match="async with"):
+            async for _ in answer:
+                pass
+    assert not replay.seen and answer.state is State.PENDING
+
+
+async def test_aclose_stops_an_answer_that_had_not_ended(replay):
+    replay.reply(Canned(TEXT, delay=0.01))
+    async with client_for(replay) as client:
+        answer = client.stream(request())
+        async with answer:
+            async for event in answer:
+                if isinstance(event, TextDelta):
+                    await answer.aclose()
+                    break
+            assert answer.state is State.CANCELLED and answer.message.cancelled
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Text/Event-Stream", "text/event-stream; charset=iso-8859-1"]
+)
+async def test_event_streams_are_read_as_utf8_whatever_the_header_says(replay, content_type):
+    text = "héllo → 世界"
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"' + text.encode() + b'"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    replay.reply(Canned(body, content_type=content_type))
+    async with client_for(replay) as client, client.stream(request()) as answer:
+        async for _ in answer:
+            pass
+    assert answer.message.text == text and answer.state is State.FINISHED
+
+
+async def test_a_request_we_cannot_build_is_our_bug_not_the_servers(replay):
+    from decimal import Decimal
+
+    async with client_for(replay) as client:
+        answer = client.stream(ChatRequest("m", [Message("user", "hi")], temperature=Decimal(1)))
+        with pytest.raises(ApiError) as info:
+            async with answer:
+                async for _ in answer:
+                    pass
+    assert info.value.kind == "internal" and "server" not in str(info.value)
+    assert isinstance(info.value.origin, TypeError) and not replay.seen
+
+
+async def test_ndjson_lines_split_on_newline_only():
+    import httpx
+
+    from tokentide.client.framing import ndjson_frames
+
+    lines = ['{"a": "x\u2028y"}', '{"b": 2}', "", '{"c": "' + "z" * 5000 + '"}']
+    raw = ("\n".join(lines) + "\r\n").encode()
+
+    async def chunks():
+        for i in range(0, len(raw), 7):
+            yield raw[i : i + 7]
+
+    response = httpx.Response(200, content=chunks())
+    got = [data async for _, data in ndjson_frames(response)]
+    assert got == [line for line in lines if line]

@@ -141,3 +141,107 @@ def test_secrets_mask_keys_and_credential_headers():
 def test_the_bare_token_of_an_authorization_value_is_masked(header):
     secrets = Secrets([f"{header} tok-0123456789abcdef"])
     assert secrets.scrub("echo: tok-0123456789abcdef") == "echo: tok…cdef"
+
+
+def test_a_key_cut_short_split_or_escaped_is_still_masked():
+    secrets = Secrets([f"Bearer {KEY}"])
+    cut = secrets.scrub(f"Incorrect API key provided: {KEY[:30]}…")
+    split = secrets.scrub(f"'{KEY[:25]}\n{KEY[25:]}'")
+    assert KEY[:12] not in cut and KEY[:12] not in split and KEY[-12:] not in split
+    base64ish = "AbCdEf/GhIjKl+MnOpQr=="
+    secrets = Secrets([base64ish])
+    for quoted in (
+        '"AbCdEf\\/GhIjKl+MnOpQr=="',  # PHP's \/
+        '"AbCdEf/GhIjKl\\u002bMnOpQr\\u003d\\u003d"',  # Gson's \u escapes
+        "key=AbCdEf%2FGhIjKl%2BMnOpQr%3D%3D",  # in a URL
+    ):
+        said = secrets.scrub(f"rejected {quoted} (bad key)")
+        assert "GhIjKl" not in said and "MnOpQr" not in said, said
+        assert said.startswith("rejected ") and said.endswith(" (bad key)")
+    assert secrets.scrub("nothing 100% secret \\n here") == "nothing 100% secret \\n here"
+
+
+def test_a_logged_traceback_of_the_error_carries_no_key(replay):
+    import asyncio
+    import traceback
+
+    from tokentide.client.events import Message
+    from tokentide.client.request import ChatRequest
+    from tokentide.client.stream import ChatClient
+
+    async def fail() -> ApiError:
+        endpoint = Endpoint("openai", "openai", replay.base_url, "m", api_key=KEY)
+        async with ChatClient(endpoint) as client:
+            try:
+                async with client.stream(ChatRequest("m", [Message("user", "hi")])) as answer:
+                    async for _ in answer:
+                        pass
+            except ApiError as exc:
+                return exc
+        raise AssertionError("expected a failure")
+
+    for canned in (ECHO_401, ECHO_MIDSTREAM):
+        replay.reply(canned)
+        error = asyncio.run(fail())
+        logged = "".join(traceback.format_exception(error))
+        assert KEY not in logged and MASKED in logged
+        assert error.origin is not None  # kept for --debug, which scrubs it
+
+
+def test_an_answer_that_echoes_the_key_is_masked_even_split_over_deltas(replay, tmp_path):
+    pieces = ["Your key is s", "k-proj-Q3vT9x", "Lw2mN8pR5sK7jH1dF", "4wxyz, keep it safe"]
+    body = b"".join(
+        b'data: {"choices":[{"index":0,"delta":{"content":' + json.dumps(p).encode() + b"}}]}\n\n"
+        for p in pieces
+    )
+    body += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    replay.reply(Canned(body))
+    result = ask(replay, "--json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["text"] == f"Your key is {MASKED}, keep it safe"
+    replay.reply(Canned(body))
+    result = ask(replay, tmp_path=tmp_path)
+    assert result.stdout == f"Your key is {MASKED}, keep it safe" and KEY not in result.stderr
+
+
+def test_credential_headers_by_any_common_name_are_masked():
+    values = {
+        "Ocp-Apim-Subscription-Key": "azure-sub-0123456789ab",
+        "Helicone-Auth": "Bearer helicone-0123456789",
+        "X-Goog-Api-Key": "AIzaSy-0123456789abcdef",
+        "X-Team": "search-team-name",
+    }
+    endpoint = Endpoint("lab", "openai", "http://127.0.0.1:9/v1", "m", headers=values)
+    said = endpoint.secrets.scrub(" ".join(values.values()))
+    assert "0123456789" not in said and "search-team-name" in said
+
+
+def test_config_mistakes_never_echo_a_key(tmp_path):
+    from tokentide.client.config import resolve
+    from tokentide.client.errors import ConfigError
+
+    config = tmp_path / "c.toml"
+    for body in (
+        f'[providers.lab]\nwire = "openai"\nbase_url = "http://h/v1"\napi_key = ["{KEY}"]\n',
+        f'[providers.lab]\nwire = "openai"\nbase_url = "http://h/v1"\nheaders = "Bearer {KEY}"\n',
+        f'[providers.lab]\nwire = "openai"\nbase_url = "http://u:{KEY}@h/v1"\nmodel = "m"\n',
+    ):
+        config.write_text(body)
+        with pytest.raises(ConfigError) as info:
+            resolve(provider="lab", env={}, path=config)
+        assert KEY not in str(info.value) and KEY[:12] not in str(info.value), str(info.value)
+    with pytest.raises(ConfigError, match="user name or password"):
+        resolve(base_url=f"http://u:{KEY}@127.0.0.1:9/v1", env={})
+
+
+def test_a_401_with_the_key_from_the_file_says_where_it_came_from(replay, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[providers.lab]\nwire = "openai"\nbase_url = "{replay.base_url}"\nmodel = "m"\n'
+        f'api_key = "{KEY}"\n'
+    )
+    replay.reply(ECHO_401)
+    env = clean_env(tmp_path, TOKENTIDE_CONFIG=str(config))
+    result = tokentide("ask", "--provider", "lab", "hi", env=env)
+    assert result.returncode == 1 and KEY not in result.stderr
+    assert f"check the API key in api_key in [providers.lab] of {config}" in result.stderr

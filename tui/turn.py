@@ -144,7 +144,6 @@ class Turn:
 
     def abandon(self) -> None:
         """End a turn whose `run` never started (its task was cancelled first)."""
-        self.answer.abandon()
         self._end()
 
     def _end(self) -> None:

@@ -10,10 +10,9 @@ adding Anthropic, Responses or Ollama means adding one module like
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..events import StreamEvent
-from ..framing import Framing
 from ..request import ChatRequest
 
 
@@ -25,6 +24,10 @@ class HttpRequest:
     path: str
     json: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+Framing = Literal["sse", "ndjson"]
+"""How a streaming body is cut into frames (see framing.py)."""
 
 
 class EventParser(Protocol):
