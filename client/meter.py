@@ -55,7 +55,7 @@ class Expectation:
     def describe(self) -> str:
         return {
             "max_tokens": f"max_tokens={self.tokens}",
-            "history": f"average of past answers from this model ({self.tokens})",
+            "history": f"average of past answers ({self.tokens})",
             "default": f"default expectation ({self.tokens})",
         }.get(self.basis, self.basis)
 

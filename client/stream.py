@@ -404,17 +404,23 @@ class AnswerStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # The socket first: the server must see EOF before we do anything
-        # slower (saving, re-rendering).
+        if not self.state.ended:
+            # Leaving early: shut the socket down first, so the server sees EOF
+            # before anything slower runs; then settle before the first await,
+            # so a second cancel cannot leave the answer unsettled.
+            self._shutdown()
+            if exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                self._settle(State.CANCELLED)  # on purpose: break, Esc, Ctrl-C
+            elif isinstance(exc, ApiError):
+                self._settle(State.FAILED, exc)
+            else:
+                # The caller's loop body failed: not a stop the user asked for.
+                name = type(exc).__name__
+                self._settle(
+                    State.FAILED,
+                    ApiError(f"stopped by an internal error ({name})", kind="internal"),
+                )
         await self._close_response()
-        if exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-            self._settle(State.CANCELLED)  # left early on purpose: break, Esc, Ctrl-C
-        elif isinstance(exc, ApiError):
-            self._settle(State.FAILED, exc)
-        else:
-            # The caller's loop body failed: not a stop the user asked for.
-            bug = ApiError(f"stopped by an internal error ({type(exc).__name__})", kind="internal")
-            self._settle(State.FAILED, bug)
         await self._close_events()
 
     def abandon(self) -> None:
@@ -446,8 +452,10 @@ class AnswerStream:
 
     async def aclose(self) -> None:
         """Close the connection; an answer that had not ended is stopped."""
+        if not self.state.ended:
+            self._shutdown()
+            self._settle(State.CANCELLED)
         await self._close_response()
-        self._settle(State.CANCELLED)
         await self._close_events()
 
     async def _close_response(self) -> None:

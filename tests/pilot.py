@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from textual.worker import WorkerCancelled
-
 from tokentide.client.config import resolve
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.widgets.assistant_message import AssistantMessage
@@ -25,10 +21,8 @@ async def send(pilot, text: str) -> None:
 
 
 async def wait_idle(pilot) -> None:
-    """Until the stream worker is done (an event, not a sleep)."""
-    for worker in [w for w in pilot.app.screen.workers if w.group == "stream"]:
-        with contextlib.suppress(WorkerCancelled):
-            await worker.wait()
+    """Until the answer in flight is recorded and drawn (an event, not a sleep)."""
+    await pilot.app.screen.settle()
     await pilot.pause()
 
 

@@ -102,6 +102,8 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
         assert "saved" in view.footer.tooltip and "estimate" in view.footer.tooltip
         assert view.markdown.source and len(view.markdown.source) < 3000
         assert view.footer.has_class("-stopped")
+        notes = [n.message for n in app._notifications]
+        assert notes == [f"stopped · {received} tokens received · ~{saved} saved"], notes
         # The partial answer stays in the conversation's context.
         (turn,) = app.screen.turns
         assert turn.outcome is Outcome.STOPPED and turn.message.cancelled
@@ -482,15 +484,14 @@ async def test_esc_before_the_worker_runs_does_not_wedge_the_app(server):
 
 
 async def test_quit_right_as_an_answer_finishes_still_quits(server, monkeypatch):
-    """Between recording the answer and the worker leaving Textual's list,
-    a quit must not be mistaken for a stop key with nothing to stop."""
+    """A quit that lands right as an answer is recorded must still quit."""
     from tokentide.tui.screens.chat import ChatScreen
 
     quits: list[asyncio.Task] = []
     close = ChatScreen._close
 
     async def close_then_quit(self, in_flight) -> None:
-        await close(self, in_flight)  # streaming is over; the worker is still listed
+        await close(self, in_flight)  # recorded and drawn: streaming is over
         quits.append(asyncio.get_running_loop().create_task(self.app.action_quit()))
 
     monkeypatch.setattr(ChatScreen, "_close", close_then_quit)
@@ -502,3 +503,59 @@ async def test_quit_right_as_an_answer_finishes_still_quits(server, monkeypatch)
         await asyncio.wait_for(quits[0], 5)
         await pilot.pause()
     assert app.return_value == 0 and not app.is_running
+
+
+async def test_enter_then_esc_at_once_sends_nothing(server):
+    """Both keys queued before the prompt reaches the screen (a fast typist, a paste)."""
+    from textual import events
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one(Composer).load_text("never mind")
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("escape", "\x1b"))
+        await pilot.pause()
+        await wait_idle(pilot)
+        (turn,) = app.screen.turns
+        assert turn.outcome is Outcome.STOPPED and not server.requests
+        assert not app.screen.streaming
+        server.script("next one")
+        await send(pilot, "next")
+        await wait_idle(pilot)
+        assert answers(app)[-1].markdown.source == "next one"
+
+
+async def test_a_stop_from_the_input_thread_while_the_prompt_mounts(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        sending = asyncio.create_task(screen.send("tell me about rust"))
+        await asyncio.sleep(0)  # send() has created the turn and is mounting its views
+        assert screen.current is not None
+        app.stop_key_pressed()  # what the driver does the moment Esc is parsed
+        screen.action_stop()  # ... and then the key reaches the screen
+        await sending
+        await wait_idle(pilot)
+        (turn,) = screen.turns
+        assert turn.outcome is Outcome.STOPPED and not server.requests
+        assert not screen.streaming and screen.current is None
+
+
+async def test_a_stopped_answer_is_expected_to_be_as_long_as_this_chats_answers(server):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        for words in (40, 80):
+            server.script(" ".join(["word"] * words))
+            await send(pilot, "q")
+            await wait_idle(pilot)
+        finished = [turn.metrics().tokens_received for turn in app.screen.turns]
+        # Not through the composer: Pilot's press would wait for the Markdown
+        # blocks that streaming replaces, that is until the answer ends.
+        await app.screen.send("tell me about rust")
+        await server.await_for(lambda r: r.id == 3 and r.tokens_sent >= 10)
+        await pilot.press("escape")
+        await wait_idle(pilot)
+        stopped = app.screen.turns[-1]
+        assert stopped.expected.basis == "history"
+        assert stopped.expected.tokens == round(sum(finished) / len(finished))
+        assert "average of past answers" in answers(app)[-1].footer.tooltip

@@ -371,3 +371,22 @@ def test_a_provider_of_your_own_from_the_config_file(tmp_path, demo):
     assert result.returncode == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert "wire" in line and "smoke" in line and str(config) in line, line
+
+
+def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*CMD, "ask", "--base-url", demo.base_url, "-m", "demo", "tell me about rust"],
+            env=clean_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "tokentide: error: cannot write the answer: No space left on device"
+    ]
+    record = demo.wait_for(lambda r: r.disconnected_at is not None or r.completed, timeout=5)
+    assert not record.completed  # nobody could read the rest: it was not generated

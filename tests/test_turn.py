@@ -135,3 +135,35 @@ async def test_context_keeps_answers_and_drops_failed_turns(replay):
     assert [sent[0]["content"], sent[2]["content"]] == ["first", "third"]
     assert sent[1]["content"] == first.message.text
     assert [m.text for m in context([first, second, third])][::2] == ["first", "third"]
+
+
+async def test_a_second_cancel_while_the_answer_closes_still_ends_it_once(replay, monkeypatch):
+    """Esc, then Ctrl+Q (or a second Ctrl-C) while a slow peer is being hung up on."""
+    from tokentide.client.stream import AnswerStream
+
+    close = AnswerStream._close_response
+    closing = asyncio.Event()
+
+    async def slow_close(self) -> None:
+        closing.set()
+        await asyncio.sleep(0.05)  # a TLS close_notify to a slow peer
+        await close(self)
+
+    monkeypatch.setattr(AnswerStream, "_close_response", slow_close)
+    replay.reply(Canned(TEXT * 20, delay=0.01))
+    record = Recorder()
+    hooks = record.hooks()
+    streaming = asyncio.Event()
+    hooks["sink"] = lambda event: streaming.set()
+    settings = settings_for(replay)
+    async with ChatClient(settings.endpoint) as client:
+        turn = Turn(client, settings, "hi", **hooks)
+        task = asyncio.create_task(turn.run())
+        await streaming.wait()
+        task.cancel()
+        await closing.wait()  # the first cancel is inside the slow close now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [d[2] for d in record.done] == [Outcome.STOPPED]
+    assert turn.answer.state.ended

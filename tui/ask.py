@@ -9,6 +9,7 @@ notices, stats, the cancel line, errors - goes to stderr, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -53,7 +54,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         elif isinstance(event, ReasoningDelta):
             out.reasoning(event.text)
         if out.closed:
-            turn.abort()  # the reader went away (`| head`): stop generating too
+            turn.abort()  # nobody can read the rest (`| head`, a full disk): stop generating
 
     async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
         turn = Turn(client, settings, options.prompt, params=options.params, sink=show)
@@ -61,14 +62,17 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
             try:
                 outcome = await turn.run()
             except asyncio.CancelledError:
-                outcome = Outcome.STOPPED
+                outcome = turn.outcome or Outcome.STOPPED  # Ctrl-C after the end changes nothing
     out.end_text()
-    if out.closed:
-        return ExitCode.BROKEN_PIPE
     message, metrics = turn.message, turn.metrics()
     if options.json:
-        print(json.dumps(answer_json(message, metrics), ensure_ascii=False), flush=True)
-    else:
+        out.write(json.dumps(answer_json(message, metrics), ensure_ascii=False) + "\n")
+    if out.write_error:
+        out.note(f"error: cannot write the answer: {out.write_error}")
+        return ExitCode.ERROR
+    if out.closed:
+        return ExitCode.BROKEN_PIPE
+    if not options.json:
         for call in message.tool_calls:
             out.note(terminal_safe(f"tool call: {call.name}({call.arguments_raw})"))
     code = ExitCode.OK
@@ -113,26 +117,40 @@ class _Output:
 
     def __init__(self, stdout: TextIO, stderr: TextIO, raw: bool) -> None:
         self.stdout, self.stderr = stdout, stderr
+        for stream in (stdout, stderr):
+            # A locale that cannot encode the answer gets "?" for what it cannot show.
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
         self.silent = raw
         self.tty = stdout.isatty()
         self.err_tty = stderr.isatty()
         self.last = ""
         self.in_reasoning = False
         self.closed = False
+        """stdout can take no more: its reader went away, or writing failed."""
+        self.write_error: str | None = None
+        """Why writing failed, when it was not the reader going away."""
 
     def text(self, text: str) -> None:
         if self.silent or self.closed:
             return
         self._close_reasoning()
+        self.write(terminal_safe(text) if self.tty else text)
+        self.last = text[-1:] or self.last
+
+    def write(self, text: str) -> None:
+        """To stdout; a reader that went away (`| head`) or a full disk closes it."""
+        if self.closed:
+            return
         try:
-            self.stdout.write(terminal_safe(text) if self.tty else text)
+            self.stdout.write(text)
             self.stdout.flush()
-        except BrokenPipeError:
+        except OSError as exc:
             self.closed = True
+            if not isinstance(exc, BrokenPipeError):
+                self.write_error = exc.strerror or str(exc)
             # Point stdout at /dev/null so the interpreter's final flush is quiet.
             os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
-            return
-        self.last = text[-1:] or self.last
 
     def reasoning(self, text: str) -> None:
         # Reasoning is for a person watching: never in a pipeline's stdout.
@@ -151,9 +169,8 @@ class _Output:
 
     def end_text(self) -> None:
         self._close_reasoning()
-        if self.tty and not self.silent and not self.closed and self.last and self.last != "\n":
-            self.stdout.write("\n")
-            self.stdout.flush()
+        if self.tty and not self.silent and self.last and self.last != "\n":
+            self.write("\n")
 
     def note(self, line: str) -> None:
         print(f"tokentide: {line}", file=self.stderr, flush=True)

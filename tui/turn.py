@@ -12,8 +12,9 @@ answer is streamed, checkpointed and finalised in exactly one way:
 render). `checkpoint` gets the turn at most `CHECKPOINT_INTERVAL` apart while
 it streams, so a crash loses a fraction of a second of an answer, not all
 of it. `on_done(message, metrics, outcome)` is called exactly once, however
-the turn ends: finished, stopped (Esc, Ctrl-C, a closed pipe, a task
-cancelled before it ran) or failed.
+the turn ends: finished, stopped (Esc, Ctrl-C, a closed pipe) or failed; a
+caller whose task may be cancelled before `run` starts calls `abandon()`
+when the task is done, which records that turn as stopped.
 
 No Textual here: `ask` must start fast.
 """
@@ -122,6 +123,8 @@ class Turn:
         A request or stream error is an outcome, not an exception. A
         cancelled task is recorded as stopped and the cancellation goes on.
         """
+        if self.outcome is not None:
+            return self.outcome  # abandoned before it ran
         sink, checkpoint = self._sink, self._checkpoint
         due = time.monotonic() + CHECKPOINT_INTERVAL
         try:
@@ -143,14 +146,16 @@ class Turn:
         self.answer.abort()
 
     def abandon(self) -> None:
-        """End a turn whose `run` never started (its task was cancelled first)."""
-        self._end()
+        """End a turn whose `run` never started (its task was cancelled first);
+        a turn that started ends in `run`, and this does nothing."""
+        if self.answer.state is State.PENDING:
+            self.answer.abandon()
+            self._end()
 
     def _end(self) -> None:
         if self.outcome is not None:
             return
-        self.answer.abandon()  # settles an answer that never ran; no-op otherwise
-        self.outcome = _OUTCOMES[self.answer.state]
+        self.outcome = _OUTCOMES.get(self.answer.state, Outcome.STOPPED)
         self._on_done(self.message, self.metrics(), self.outcome)
 
 

@@ -1,8 +1,8 @@
-"""The chat screen: a conversation of turns, a composer, one stream worker.
+"""The chat screen: a conversation of turns, a composer, one answer task.
 
 Each prompt becomes a `Turn` (tui/turn.py) whose events are pushed into its
 answer view and the status line; the turn ends in one `on_done`, which
-records it here. Esc is a priority binding that cancels the worker; the
+records it here. Esc is a priority binding that cancels the task; the
 cancellation raises inside the turn's stream, which closes the HTTP response
 (and its socket) before anything slower runs - rendering the rest, the
 footer, the notification - so the server sees EOF within milliseconds.
@@ -11,16 +11,15 @@ footer, the notification - so the server sees EOF within milliseconds.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
-from textual import on, work
+from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
-from textual.worker import Worker
 
 from tokentide.client.config import Settings
 from tokentide.client.events import Message, StreamEvent
@@ -41,11 +40,13 @@ from ..widgets.user_message import UserMessage
 
 @dataclass
 class _InFlight:
-    """The one turn streaming now, with its view and its worker."""
+    """The one turn streaming now, with its view and its task."""
 
     turn: Turn
     view: AssistantMessage
-    worker: Worker | None = None
+    task: asyncio.Task | None = None
+    closing: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ChatScreen(Screen):
@@ -136,17 +137,18 @@ class ChatScreen(Screen):
 
     @on(Composer.Submitted)
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        event.composer.submitting = False
         if self.streaming:
-            self.notify("An answer is still streaming: Esc stops it.", severity="warning")
+            event.composer.stop_requested = False
+            closing = self.in_flight is None or self.in_flight.closing
+            busy = "being finished" if closing else "still streaming: Esc stops it"
+            self.notify(f"The last answer is {busy}.", severity="warning")
             return
         event.composer.load_text("")
         await self.send(event.text)
 
     async def send(self, prompt: str) -> None:
         view = AssistantMessage()
-        await self.conversation.mount_all([UserMessage(prompt), view])
-        self.conversation.follow()
-        self._hide_hint()
         status = self.status
 
         def sink(event: StreamEvent) -> None:
@@ -158,52 +160,74 @@ class ChatScreen(Screen):
             self.settings,
             prompt,
             history=self.turns,
+            history_tokens=self._average_answer(),
             sink=sink,
             on_done=partial(self._record, view, prompt),
         )
-        # Streaming from now, not from when the worker gets to run: a second
-        # Enter must not start another answer, and Esc must have one to stop.
+        # Streaming from now, before the first await: a second Enter must not
+        # start another answer, and a stop key must have one to stop.
         self.turns.append(turn)
         in_flight = self.in_flight = _InFlight(turn, view)
         self.streaming = True
         self._stopping = False
+        await self.conversation.mount_all([UserMessage(prompt), view])
+        self.conversation.follow()
+        self._hide_hint()
         view.start(lambda: turn.message)
         status.streaming(turn.metrics)
-        in_flight.worker = self.stream_answer(in_flight)
-
-    @work(exclusive=True, group="stream", exit_on_error=False)
-    async def stream_answer(self, in_flight: _InFlight) -> None:
-        try:
-            await in_flight.turn.run()
-        finally:
+        if self._stopping or self.composer.stop_requested:
+            # Stopped before it could be sent (Enter, then Esc at once): nothing is sent.
+            self.composer.stop_requested = False
             await self._close(in_flight)
-
-    @on(Worker.StateChanged)
-    async def _worker_ended(self, event: Worker.StateChanged) -> None:
-        """A stream worker cancelled before it ran never reaches its
-        `finally`; one that failed on a bug may not have either. Either
-        way: record, say so, carry on."""
-        worker = event.worker
-        if worker.group != "stream" or not worker.is_finished:
             return
-        if worker.error is not None:
-            said = self.settings.endpoint.secrets.scrub(repr(worker.error))
+        # A task of our own rather than a Textual worker: a worker cancelled
+        # before its first step vanishes without a word, a task's done
+        # callback runs however it ends, so the answer is always recorded.
+        in_flight.task = asyncio.create_task(turn.run(), name="tokentide-answer")
+        in_flight.task.add_done_callback(partial(self._answer_done, in_flight))
+
+    def _answer_done(self, in_flight: _InFlight, task: asyncio.Task) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A bug, not a request error (those are outcomes): say so, carry on.
+            said = self.settings.endpoint.secrets.scrub(repr(error))
             self.notify(f"internal error: {said}", severity="error", timeout=10, markup=False)
-        if self.in_flight is not None and self.in_flight.worker is worker:
-            await self._close(self.in_flight)
+        self.call_later(self._close, in_flight)
 
     async def _close(self, in_flight: _InFlight) -> None:
         """After a turn, once: render what is queued, then accept the next prompt."""
-        if self.in_flight is not in_flight:
+        if in_flight.closing:
+            await in_flight.closed.wait()
             return
-        self.in_flight = None  # the socket is closed: a stop key has nothing left to stop
-        self._stopping = True
+        in_flight.closing = True
+        self._stopping = True  # the socket is closed: a stop key has nothing left to stop
         in_flight.turn.abandon()  # records a turn that never ran; no-op otherwise
         try:
             await in_flight.view.flush()
         finally:
+            if self.in_flight is in_flight:
+                self.in_flight = None
             # Last: until the answer is recorded and drawn, Enter must not start another.
             self.streaming = False
+            in_flight.closed.set()
+
+    async def settle(self) -> None:
+        """Until the answer in flight, if any, has ended and is recorded and drawn."""
+        in_flight = self.in_flight
+        if in_flight is None:
+            return
+        if in_flight.task is not None:
+            await asyncio.wait([in_flight.task])
+        await self._close(in_flight)
+
+    def _average_answer(self) -> int | None:
+        """How long this chat's finished answers were, on average: what a stopped
+        answer is assumed to have been heading for."""
+        counts = [
+            turn.metrics().tokens_received
+            for turn in self.turns
+            if turn.outcome is Outcome.FINISHED and turn.message.finish_reason == "stop"
+        ]
+        return round(sum(counts) / len(counts)) if counts else None
 
     def _record(
         self,
@@ -238,16 +262,18 @@ class ChatScreen(Screen):
     # -- actions -----------------------------------------------------------
 
     def action_stop(self) -> None:
-        """Esc / Ctrl+C while streaming: cancel the worker; nothing else first."""
+        """Esc / Ctrl+C while streaming: cancel the task; nothing else first."""
         if not self.streaming:
             raise SkipAction()  # not ours: the key goes on to the focused widget
         self._cancel_stream()
 
     def _cancel_stream(self) -> None:
-        if self._stopping:
+        in_flight = self.in_flight
+        if self._stopping or in_flight is None or in_flight.closing:
             return
         self._stopping = True
-        self.workers.cancel_group(self, "stream")
+        if in_flight.task is not None:
+            in_flight.task.cancel()
 
     def action_follow(self) -> None:
         self.conversation.follow()
@@ -269,12 +295,10 @@ class ChatScreen(Screen):
         self.composer.focus()
 
     async def stop_streaming(self) -> None:
-        """Cancel a running answer and wait until its cleanup is done."""
-        workers: list[Worker] = [w for w in self.workers if w.group == "stream"]
-        if not workers:
-            return
+        """Cancel a running answer and wait until it is recorded and drawn."""
         self._cancel_stream()
-        await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
+        await self.settle()
 
     async def on_unmount(self) -> None:
+        await self.stop_streaming()
         await self.client.aclose()

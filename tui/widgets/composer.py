@@ -55,12 +55,22 @@ class Composer(TextArea):
         )
         self.prompts: list[str] = []
         self._recall_index: int | None = None
+        self.submitting = False
+        """True from Enter until the screen takes the prompt: a stop key pressed
+        in between (Enter, then Ctrl+C at once) is meant for that prompt."""
+        self.stop_requested = False
+        """Such a stop key came: the screen does not send the prompt."""
 
     async def _on_key(self, event: events.Key) -> None:
         key = event.key
         if key == "enter":
             self._take(event)
             self.action_submit()
+        elif key in ("escape", "ctrl+c") and self.submitting:
+            # Enter, then a stop key before the screen took the prompt (so its
+            # stop binding did not apply yet): the prompt is not to be sent.
+            self._take(event)
+            self.stop_requested = True
         elif key in ("shift+enter", "ctrl+j", "alt+enter"):
             self._take(event)
             self.action_newline()
@@ -87,6 +97,7 @@ class Composer(TextArea):
         self._recall_index = None
         if not self.prompts or self.prompts[-1] != text:
             self.prompts.append(text)
+        self.submitting = True
         self.post_message(self.Submitted(self, text))
 
     def action_newline(self) -> None:
