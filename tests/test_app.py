@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from textual.widgets import Markdown
 
 from tests.pilot import answers, screen_text, send, wait_idle
 from tests.pilot import make_app as pilot_app
@@ -19,6 +18,7 @@ from tokentide.tui.app import TokentideApp
 from tokentide.tui.turn import Outcome, context
 from tokentide.tui.widgets.composer import Composer
 from tokentide.tui.widgets.error_block import ErrorBlock
+from tokentide.tui.widgets.markdown_view import MarkdownView
 from tokentide.tui.widgets.new_output_hint import NewOutputHint
 from tokentide.tui.widgets.tool_call_view import ToolCallView
 from tokentide.tui.widgets.user_message import UserMessage
@@ -71,7 +71,8 @@ async def test_final_screen_equals_a_one_shot_render(server):
         await wait_idle(pilot)
         (view,) = answers(app)
         streamed = view.markdown
-        oneshot = Markdown(text)
+        oneshot = MarkdownView()
+        oneshot.update(text)
         await view.mount(oneshot, before=view.footer)
         await pilot.pause()
         assert oneshot.size == streamed.size
@@ -456,13 +457,16 @@ async def test_only_web_links_open(server):
     opened: list[str] = []
     app.open_url = lambda url, **kw: opened.append(url)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
-        server.script("x")
+        server.script(
+            "[web](https://example.com)\n\n[file](file:///etc/passwd)\n\n[js](javascript:x)"
+        )
         await send(pilot, "q")
         await wait_idle(pilot)
-        (view,) = answers(app)
-        for href in ("https://example.com", "file:///etc/passwd", "javascript:alert(1)"):
-            view.markdown.post_message(Markdown.LinkClicked(view.markdown, href))
-        await pilot.pause()
+        markdown = answers(app)[0].markdown
+        rows = [strip.text for strip in markdown._strips]
+        for word in ("web", "file", "js"):
+            y = next(y for y, row in enumerate(rows) if row.lstrip("[").startswith(word))
+            await pilot.click(markdown, offset=(markdown.styles.padding.left + 1, y))
     assert opened == ["https://example.com"]
 
 

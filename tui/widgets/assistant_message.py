@@ -1,9 +1,10 @@
 """One assistant answer: thinking, tool calls, the Markdown body, and a footer.
 
 The answer's events are pushed in (`push`, the turn's sink). Text goes to
-the Markdown feed at once; thinking and tool calls are redrawn from the
-turn's message at most `REDRAW_INTERVAL` apart, because re-laying out a
-growing block per delta would cost more than the stream delivers.
+the Markdown view at once, which draws on its own frame clock; thinking and
+tool calls are redrawn from the turn's message at most `REDRAW_INTERVAL`
+apart, because re-laying out a growing block per delta would cost more than
+the stream delivers.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import time
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from tokentide.client.events import (
     Message,
@@ -30,7 +30,7 @@ from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 from ..safe_text import terminal_safe
-from .markdown_feed import MarkdownFeed
+from .markdown_view import MarkdownView
 from .tool_call_view import ToolCallView
 
 REDRAW_INTERVAL = 0.1
@@ -55,7 +55,7 @@ class AssistantMessage(Vertical):
             & Static { color: $text-muted; text-style: italic; }
         }
         & > #thinking.-shown { display: block; margin-bottom: 1; }
-        & > Markdown { margin: 0; padding: 0 1; }
+        & > MarkdownView { margin: 0; }
         & > .footer { color: $text-muted; padding: 0 1; }
         & > .footer.-stopped { color: $warning; }
         & > .footer.-failed { color: $error; }
@@ -64,11 +64,10 @@ class AssistantMessage(Vertical):
 
     def __init__(self) -> None:
         super().__init__()
-        self.markdown = Markdown(open_links=False)
+        self.markdown = MarkdownView()
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
         self._tool_views: dict[int, ToolCallView] = {}
-        self._feed: MarkdownFeed | None = None
         self._message_of: Callable[[], Message] | None = None
         self._stale = False
         self._redraw_timer: Timer | None = None
@@ -85,13 +84,11 @@ class AssistantMessage(Vertical):
     def start(self, message_of: Callable[[], Message]) -> None:
         """Stream an answer; `message_of` gives it as folded so far (read at redraw)."""
         self._message_of = message_of
-        self._feed = MarkdownFeed(self.markdown)
 
     def push(self, event: StreamEvent) -> None:
         """The turn's sink: queue, never render here."""
         if isinstance(event, TextDelta):
-            if self._feed is not None:
-                self._feed.write(terminal_safe(event.text))
+            self.markdown.write(terminal_safe(event.text))
         elif isinstance(event, ReasoningDelta | ToolCallDelta) and not self._stale:
             self._stale = True
             wait = self._drawn_at + REDRAW_INTERVAL - time.monotonic()
@@ -110,22 +107,10 @@ class AssistantMessage(Vertical):
             self.show_tool_calls(message.tool_calls)
 
     async def flush(self) -> None:
-        """Render what is still queued; the feed ends."""
-        feed, self._feed = self._feed, None
-        if feed is not None:
-            await feed.stop()
+        """Draw what is still queued and the last block."""
+        await self.markdown.finish()
 
     # -- parts ---------------------------------------------------------------
-
-    @on(Markdown.LinkClicked)
-    def _open_link(self, event: Markdown.LinkClicked) -> None:
-        """Links come from the model: open only web and mail links."""
-        event.stop()
-        href = event.href.strip()
-        if href.lower().startswith(("https://", "http://", "mailto:")):
-            self.app.open_url(href)
-        else:
-            self.notify(f"not opening {href[:80]!r}: only http(s) and mailto links", markup=False)
 
     def show_reasoning(self, reasoning: str) -> None:
         if not reasoning:

@@ -1,0 +1,130 @@
+"""The streaming renderer's oracle: however a text arrives, the final lines are
+those of rendering it whole at once.
+
+Every document below is streamed in many random cuttings (deltas of 1-9
+characters, and for the big ones larger pieces), through the same
+`LiveDocument` the app draws from, and compared line by line, segment by
+segment (text and style) with a one-shot render.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tokentide.tui.markdown.blocks import Block, BlockSplitter
+from tokentide.tui.markdown.document import LiveDocument
+from tokentide.tui.markdown.render import BlockRenderer
+
+RENDERER = BlockRenderer()
+
+TRICKY = {
+    "everything": (
+        "# Title\n\nA paragraph with **bold**, *em*, `code`, ~~gone~~ and a [link](https://x.y).\n"
+        "A second line of it.\n\n- one\n- two\n  - nested `x`\n    1. deeper\n\n"
+        "```python\ndef f(x):\n    return x\n```\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n"
+        "> quoted\n> > twice\n\n---\n\nThe end."
+    ),
+    "fence opens and closes in one delta": "text\n```js\nlet x = 1;\n```\nafter",
+    "nested lists, loose and tight": (
+        "1. one\n   - a\n   - b\n\n     more b\n2. two\n\n   > quote\n\n3. three\n\n"
+        "- tight\n- list\n\n* other\n* marker\n"
+    ),
+    "a table whose header arrives in pieces": (
+        "| header one | header two | three |\n| :--- | :---: | ---: |\n| 1 | 2 | 3 |\n"
+        "| four | five | six |\n\nafter the table"
+    ),
+    "setext headings change the line above": "Title\n=====\n\nSub\n---\n\npara\ntext\n---\n",
+    "a partial line that is not a block yet": (
+        "para\n#hashtag is text\n\n***bold*** not a rule\n\n1.5 billion\n\n-not a list\n"
+    ),
+    "fences of every kind": (
+        "~~~\n```\nnot a close\n~~~\n\n````md\n```\ninner\n```\n````\n\n    indented\n    code\n\n"
+        "```\nno language\n```"
+    ),
+    "an unclosed fence": "```python\ndef f():\n    '''doc\n    string'''\n    return 1\n",
+    "a multi-line string in a fence": '```python\nx = """a\n\nb"""\ny = 1\n```\n',
+    "wide characters": "日本語のテキスト " * 30 + "\n\n| 列 | 値 |\n|---|---|\n| 漢字 | 😀 |\n",
+    "markup and escapes are text": "[bold]not bold[/] and <b>html</b>\n\n<div>\nblock\n</div>\n",
+    "blank and odd": "\n\n\n  \n#\n\n>\n\n-\n\n|\n\n```\n",
+}
+
+BIG = {
+    "a 2 MB line with no newline": "x" * 2_000_000,
+    "a 200 KB paragraph": ("lorem ipsum dolor sit **amet** " * 7_000),
+    "a 50 KB fence": "```python\n"
+    + "".join(
+        f"def f{j}(x):\n    '''doc {j}\n    more'''\n    return x * {j}\n" for j in range(900)
+    )
+    + "```\n\ndone",
+}
+
+
+def oneshot(text: str, width: int) -> list:
+    document = LiveDocument(RENDERER, width)
+    document.feed(text)
+    document.finish()
+    return document.lines
+
+
+def streamed(text: str, width: int, cuts: random.Random, longest: int) -> list:
+    document = LiveDocument(RENDERER, width)
+    at = 0
+    while at < len(text):
+        step = cuts.randint(1, longest)
+        first = document.feed(text[at : at + step])
+        assert 0 <= first <= document.height
+        at += step
+    document.finish()
+    return document.lines
+
+
+def text_of(lines: list) -> list[str]:
+    return ["".join(segment.text for segment in line) for line in lines]
+
+
+@pytest.mark.parametrize("name", list(TRICKY))
+@pytest.mark.parametrize("width", [40, 100])
+def test_streaming_ends_as_a_one_shot_render(name, width):
+    text = TRICKY[name]
+    want = oneshot(text, width)
+    assert want or not text.strip()
+    for seed in range(25):
+        got = streamed(text, width, random.Random(seed), longest=9)
+        assert got == want, (seed, text_of(got), text_of(want))
+
+
+@pytest.mark.parametrize("name", list(BIG))
+def test_big_documents_too(name):
+    text = BIG[name]
+    want = oneshot(text, 100)
+    got = streamed(text, 100, random.Random(1), longest=len(text) // 15)
+    assert got == want
+
+
+def test_every_character_of_the_text_is_on_screen():
+    text = TRICKY["everything"]
+    shown = "".join(text_of(oneshot(text, 100)))
+    for word in ("Title", "bold", "em", "code", "gone", "link", "nested", "deeper", "return"):
+        assert word in shown
+    assert "**" not in shown and "```" not in shown
+
+
+def test_finished_blocks_are_kept_and_an_open_fence_grows_by_lines():
+    document = LiveDocument(RENDERER, 60)
+    document.feed("# A\n\nsome text\n\n```python\n")
+    kept = document.line(0)
+    for n in range(200):
+        first = document.feed(f"x = {n}\n")
+        assert first >= document.height - 3  # only the new line and the padding below it
+        assert document.line(0) is kept  # the heading is never drawn again
+
+
+def test_a_block_is_final_once_another_starts_on_a_complete_line():
+    splitter = BlockSplitter()
+    assert splitter.feed("para one\n\n#") == []  # "#" may become "#hashtag"
+    assert splitter.feed(" Heading\n\nnext") == [Block("para one")]
+    assert splitter.feed(" line\n") == [Block("# Heading")]  # "next" is on a complete line
+    assert splitter.tail == "next line\n"
+    assert splitter.finish() == [Block("next line")]

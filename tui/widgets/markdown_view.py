@@ -1,0 +1,189 @@
+"""A streamed Markdown answer, drawn line by line on a frame clock.
+
+Textual's `Markdown` widget builds, styles and lays out a widget per block and
+re-parses the last block on every append: 86 % of a core at 200 tok/s, and a
+growing code fence costs more per append the longer it gets. This widget
+draws lines (Textual's Line API) from a `LiveDocument`, which keeps finished
+blocks and redraws only the open one, and it redraws at most `FPS` times a
+second however fast tokens come - and less often when a frame is costly, so
+drawing never takes more than about 1/`BUDGET` of the main thread, which
+keeps the stop key and typing immediate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+from ..markdown.document import LiveDocument
+from ..markdown.render import SAFE_LINKS, BlockRenderer, Palette, render_console
+
+FPS = 30
+BUDGET = 5
+"""A frame that took t seconds is followed by at least BUDGET × t of rest."""
+
+
+class MarkdownView(Widget):
+    """Call `write()` with text as it arrives, `finish()` at the end."""
+
+    DEFAULT_CSS = """
+    MarkdownView {
+        width: 1fr;
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._document: LiveDocument | None = None
+        self._pending: list[str] = []
+        self._strips: list[Strip] = []
+        self._frame_due: Timer | bool = False
+        self._next_frame = 0.0
+        self._finished = False
+        self._settling: set[asyncio.Task] = set()
+
+    # -- the text --------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        """All the text written so far."""
+        queued = "".join(self._pending)
+        return (self._document.source if self._document else "") + queued
+
+    def write(self, text: str) -> None:
+        """Queue text; it is drawn at the next frame. Never waits."""
+        if not text:
+            return
+        self._pending.append(text)
+        if self._frame_due is False and self._document is not None:
+            wait = self._next_frame - time.monotonic()
+            if wait > 0:
+                self._frame_due = self.set_timer(wait, self._frame)
+            else:
+                self._frame_due = True
+                self.call_later(self._frame)
+
+    async def finish(self) -> None:
+        """The answer is complete: draw what is queued and the last block, and
+        draw big streamed blocks whole (in a thread, so the screen stays live)."""
+        self._finished = True
+        if isinstance(self._frame_due, Timer):
+            self._frame_due.stop()
+        self._frame_due = False
+        document = self._document
+        if document is None:
+            return
+        first = document.feed(self._take())
+        first = min(first, document.finish(whole=False))
+        self._redraw(first)
+        await self._settle(document)
+
+    def update(self, text: str) -> None:
+        """Show `text` at once (a whole answer, e.g. from history)."""
+        self._pending = [text]
+        self._finished = True
+        if self._document is not None:
+            self._document.feed(self._take())
+            self._document.finish()
+            self._redraw(0)
+
+    # -- frames ----------------------------------------------------------------
+
+    def _take(self) -> str:
+        text = "".join(self._pending)
+        self._pending.clear()
+        return text
+
+    def _frame(self) -> None:
+        self._frame_due = False
+        document = self._document
+        if document is None or not self._pending:
+            return
+        started = time.monotonic()
+        first = document.feed(self._take())
+        self._redraw(first)
+        spent = time.monotonic() - started
+        self._next_frame = started + max(1 / FPS, BUDGET * spent)
+
+    def _redraw(self, first: int) -> None:
+        """New strips from line `first` on; a taller or shorter view is laid out again."""
+        document = self._document
+        assert document is not None
+        height = document.height
+        old = len(self._strips)
+        del self._strips[first:]
+        self._strips.extend(self._strip(document.line(y)) for y in range(first, height))
+        width = self.size.width
+        if height != old:
+            self.refresh(layout=True)
+        elif first < height:
+            self.refresh(Region(0, first, width, height - first))
+
+    def _strip(self, line: list[Segment]) -> Strip:
+        return Strip(line).extend_cell_length(self._width)
+
+    async def _settle(self, document: LiveDocument) -> None:
+        for number, block in document.provisional():
+            width = document.width
+            lines = await asyncio.to_thread(document.renderer.block, block, width)
+            if document is self._document and document.width == width:
+                document.settle(number, lines)
+                self._redraw(0)
+
+    # -- layout ----------------------------------------------------------------
+
+    @property
+    def _width(self) -> int:
+        return self._document.width if self._document else 0
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._restyle, init=False)
+
+    def _renderer(self) -> BlockRenderer:
+        palette = Palette.from_theme(self.app.theme_variables, self.app.current_theme.dark)
+        return BlockRenderer(palette, render_console())
+
+    def _restyle(self) -> None:
+        if self._document is not None:
+            self._document.resize(self._document.width, self._renderer())
+            self._strips.clear()
+            self._redraw(0)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        document = self._document
+        if document is None:
+            # The first layout: now the width is known and drawing can start.
+            document = self._document = LiveDocument(self._renderer(), width)
+            if self._pending:
+                document.feed(self._take())
+                if self._finished:
+                    document.finish()
+            self._strips = [self._strip(document.line(y)) for y in range(document.height)]
+        elif width != document.width and width > 0:
+            document.resize(width)
+            self._strips = [self._strip(document.line(y)) for y in range(document.height)]
+        return document.height
+
+    def render_line(self, y: int) -> Strip:
+        if 0 <= y < len(self._strips):
+            return self._strips[y].apply_style(self.rich_style)
+        return Strip.blank(self.size.width, self.rich_style)
+
+    # -- links -----------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        """Links come from the model: only web and mail links were made links."""
+        style: Style = event.style
+        if style.link and style.link.lower().startswith(SAFE_LINKS):
+            event.stop()
+            self.app.open_url(style.link)
