@@ -1,0 +1,1 @@
+"""Streaming Markdown: blocks that freeze once final, drawn as lines of segments."""
