@@ -261,24 +261,17 @@ def test_client_imports_no_textual_or_rich():
     assert result.stdout.strip() == "[]"
 
 
-def test_terminal_output_is_sanitised_but_pipes_get_exact_bytes(tmp_path, demo):
-    """On a terminal, escape sequences from the model are stripped; a pipe gets the text as is."""
+def in_a_terminal(*args: str, env: dict[str, str], columns: int = 80) -> bytes:
+    """What `tokentide ARGS` writes to a terminal (a pty of `columns`x24)."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
-    evil = "A\x1b[2Jb\x1b]52;c;ZXZpbA==\x07c\x9bd"
-    env = clean_env(tmp_path)
-    demo.script(evil)
-    piped = tokentide("ask", "--base-url", demo.base_url, "-m", "demo", "q", env=env)
-    assert piped.stdout == evil
-
-    demo.script(evil)
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = subprocess.Popen(
-        [*CMD, "ask", "--base-url", demo.base_url, "-m", "demo", "q"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.PIPE,
+        [*CMD, *args], env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE
     )
     os.close(follower)
     output = b""
@@ -291,10 +284,68 @@ def test_terminal_output_is_sanitised_but_pipes_get_exact_bytes(tmp_path, demo):
             break
         output += chunk
     os.close(leader)
-    assert proc.wait(timeout=30) == 0
-    text = output.decode()
-    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
-    assert text.replace("\r\n", "\n") == "A[2Jb]52;c;ZXZpbA==cd\n"
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    return output
+
+
+def test_terminal_output_is_sanitised_but_pipes_get_exact_bytes(tmp_path, demo):
+    """On a terminal, escape sequences from the model are stripped; a pipe gets the text as is."""
+    evil = "A\x1b[2Jb\x1b]52;c;ZXZpbA==\x07c\x9bd"
+    env = clean_env(tmp_path)
+    demo.script(evil)
+    piped = tokentide("ask", "--base-url", demo.base_url, "-m", "demo", "q", env=env)
+    assert piped.stdout == evil
+
+    demo.script(evil)
+    raw = in_a_terminal("ask", "--raw", "--base-url", demo.base_url, "-m", "demo", "q", env=env)
+    assert raw.decode().replace("\r\n", "\n") == "A[2Jb]52;c;ZXZpbA==cd\n"
+
+    demo.script(evil)
+    drawn = in_a_terminal("ask", "--base-url", demo.base_url, "-m", "demo", "q", env=env)
+    # Only our own sequences (colour, cursor up, erase to end of line) reach the terminal.
+    assert b"\x1b]" not in drawn and b"\x1b[2J" not in drawn and b"\x07" not in drawn
+    assert "\x9b" not in drawn.decode() and b"A[2Jb]52;c;ZXZpbA==cd" in drawn
+
+
+def test_ask_draws_markdown_on_a_terminal_and_leaves_the_final_text(tmp_path, demo):
+    import re
+
+    demo.script("# Title\n\nSome **bold** and `code`.\n\n- one\n- two\n\n```python\nx = 1\n```\n")
+    drawn = in_a_terminal(
+        "ask", "--base-url", demo.base_url, "-m", "demo", "q", env=clean_env(tmp_path)
+    )
+    screen = replay(drawn.decode(), columns=80)
+    assert [row for row in screen if row] == [
+        "Title".center(79).rstrip(),
+        "Some bold and code.",
+        "• one",
+        "• two",
+        " x = 1",
+    ]
+    assert not re.search(r"\*\*|```", "\n".join(screen))
+
+
+def replay(output: str, columns: int) -> list[str]:
+    """The rows a terminal shows after `output` (enough of VT100 for our own sequences)."""
+    import re
+
+    rows: list[str] = [""]
+    row, start = 0, True  # start: the cursor is at column 0, so text replaces the row
+    for token in re.split(r"(\x1b\[[0-9;]*[A-Za-z]|\r|\n)", output):
+        if token == "\n":
+            row, start = row + 1, True
+            rows.extend([""] * (row + 1 - len(rows)))
+        elif token == "\r":
+            start = True
+        elif token.startswith("\x1b[") and token.endswith("A"):
+            row = max(0, row - int(token[2:-1] or 1))
+        elif token.startswith("\x1b[") and token.endswith("K"):
+            if start:
+                rows[row] = ""
+        elif token and not token.startswith("\x1b["):
+            rows[row] = token if start else rows[row] + token
+            start = False
+    return [line.rstrip() for line in rows]
 
 
 def test_closed_pipe_stops_the_stream(tmp_path):

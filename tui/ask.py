@@ -28,6 +28,7 @@ from .exit_codes import ExitCode
 from .format import count, stats_line
 from .report import print_traceback
 from .safe_text import terminal_safe
+from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
 
 
@@ -36,6 +37,8 @@ class AskOptions:
     prompt: str
     params: Params = Params()  # noqa: RUF009 - frozen
     json: bool = False
+    raw: bool = False
+    """Plain text on a terminal too (Markdown is rendered there otherwise)."""
     stats: bool = False
     debug: bool = False
 
@@ -46,7 +49,7 @@ def run_ask(settings: Settings, options: AskOptions) -> int:
 
 
 async def _ask(settings: Settings, options: AskOptions) -> int:
-    out = _Output(sys.stdout, sys.stderr, raw=options.json)
+    out = _Output(sys.stdout, sys.stderr, silent=options.json, markdown=not options.raw)
 
     def show(event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
@@ -63,7 +66,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
                 outcome = await turn.run()
             except asyncio.CancelledError:
                 outcome = turn.outcome or Outcome.STOPPED  # Ctrl-C after the end changes nothing
-    out.end_text()
+    out.end_text(complete=outcome is Outcome.FINISHED)
     message, metrics = turn.message, turn.metrics()
     if options.json:
         out.write(json.dumps(answer_json(message, metrics), ensure_ascii=False) + "\n")
@@ -115,13 +118,13 @@ def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:
 class _Output:
     """Writes the answer as it arrives; sanitises it only for a terminal."""
 
-    def __init__(self, stdout: TextIO, stderr: TextIO, raw: bool) -> None:
+    def __init__(self, stdout: TextIO, stderr: TextIO, *, silent: bool, markdown: bool) -> None:
         self.stdout, self.stderr = stdout, stderr
         for stream in (stdout, stderr):
             # A locale that cannot encode the answer gets "?" for what it cannot show.
             with contextlib.suppress(AttributeError, ValueError):
                 stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
-        self.silent = raw
+        self.silent = silent
         self.tty = stdout.isatty()
         self.err_tty = stderr.isatty()
         self.last = ""
@@ -130,11 +133,20 @@ class _Output:
         """stdout can take no more: its reader went away, or writing failed."""
         self.write_error: str | None = None
         """Why writing failed, when it was not the reader going away."""
+        self.answering = False
+        self.markdown: TerminalMarkdown | None = None
+        if markdown and self.tty and not silent:
+            width, height = terminal_size(stdout)
+            self.markdown = TerminalMarkdown(_Through(self), width=width, height=height)
 
     def text(self, text: str) -> None:
         if self.silent or self.closed:
             return
         self._close_reasoning()
+        self.answering = True
+        if self.markdown is not None:
+            self.markdown.write(terminal_safe(text))
+            return
         self.write(terminal_safe(text) if self.tty else text)
         self.last = text[-1:] or self.last
 
@@ -153,8 +165,9 @@ class _Output:
             os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
 
     def reasoning(self, text: str) -> None:
-        # Reasoning is for a person watching: never in a pipeline's stdout.
-        if self.silent or not self.err_tty:
+        # Reasoning is for a person watching: never in a pipeline's stdout,
+        # and not in the middle of an answer being drawn.
+        if self.silent or not self.err_tty or (self.markdown and self.answering):
             return
         if not self.in_reasoning:
             self.stderr.write("\x1b[2m")
@@ -167,8 +180,14 @@ class _Output:
             self.stderr.write("\x1b[0m\n")
             self.in_reasoning = False
 
-    def end_text(self) -> None:
+    def end_text(self, *, complete: bool) -> None:
         self._close_reasoning()
+        if self.markdown is not None:
+            if complete:
+                self.markdown.finish()
+            else:
+                self.markdown.stop()
+            return
         if self.tty and not self.silent and self.last and self.last != "\n":
             self.write("\n")
 
@@ -191,3 +210,18 @@ def _cancel_on_sigint():
         yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+class _Through:
+    """A file for the Markdown renderer that writes through `_Output`, so a
+    closed terminal is handled like a closed pipe."""
+
+    def __init__(self, output: _Output) -> None:
+        self._output = output
+
+    def write(self, text: str) -> int:
+        self._output.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass

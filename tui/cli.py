@@ -99,6 +99,10 @@ def ask(
             "--json", help="Print one JSON object (text, tool calls, usage, metrics...) at the end."
         ),
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Plain text on a terminal too (Markdown is rendered there)."),
+    ] = False,
     stats: Annotated[
         bool, typer.Option("--stats", help="Print TTFT, tokens/s and token counts on stderr.")
     ] = False,
@@ -115,6 +119,7 @@ def ask(
         prompt=text,
         params=Params(max_tokens=max_tokens, temperature=temperature, stream=not no_stream),
         json=json_out,
+        raw=raw,
         stats=stats,
         debug=debug,
     )

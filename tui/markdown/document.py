@@ -55,9 +55,12 @@ class _FenceDraft:
 class LiveDocument:
     """Lines of a growing Markdown text at one width."""
 
-    def __init__(self, renderer: BlockRenderer, width: int) -> None:
+    def __init__(self, renderer: BlockRenderer, width: int, *, redraw_fences: bool = True) -> None:
         self.renderer = renderer
         self.width = max(1, width)
+        self.redraw_fences = redraw_fences
+        """False where printed lines cannot be taken back (a terminal's scrollback):
+        a fence that streamed keeps its streamed lines when it closes."""
         self._splitter = BlockSplitter()
         self._parts: list[_Part] = []
         self._frozen: list[Line] = []
@@ -89,6 +92,15 @@ class LiveDocument:
             return self._frozen[y]
         y -= frozen + self._gap
         return self._tail[y] if 0 <= y < len(self._tail) else []
+
+    @property
+    def stable_height(self) -> int:
+        """Leading lines that will not change: finished blocks and, with
+        `redraw_fences` off, an open fence's finished lines."""
+        stable = len(self._frozen)
+        if self._draft is not None and not self.redraw_fences and self._tail:
+            stable += self._gap + 1 + sum(len(lines) for lines in self._draft.drawn)
+        return stable
 
     @property
     def _gap(self) -> int:
@@ -162,7 +174,9 @@ class LiveDocument:
         self._frozen = frozen
 
     def _freeze(self, block: Block) -> None:
-        if block.fence and self._draft is not None and len(block.source) > BIG_BLOCK:
+        if block.fence and self._draft is not None and not self.redraw_fences:
+            part = _Part(block, self._draft_lines(block.source, closed=True))
+        elif block.fence and self._draft is not None and len(block.source) > BIG_BLOCK:
             part = _Part(block, self._draft_lines(block.source, closed=True), provisional=True)
         elif self._pieces and len(block.source) > BIG_BLOCK:
             part = _Part(block, self._long_lines(block.source), provisional=True)
