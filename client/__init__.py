@@ -39,9 +39,10 @@ if TYPE_CHECKING:
         ToolCallDelta,
         Usage,
     )
+    from .lifecycle import State
     from .meter import Expectation, Metrics, TokensSaved, expectation
     from .request import ChatRequest
-    from .stream import AnswerStream, ChatClient, State
+    from .stream import AnswerStream, ChatClient
 
 _WHERE = {
     "Accumulator": "accumulate",
@@ -72,7 +73,7 @@ _WHERE = {
     "ChatRequest": "request",
     "AnswerStream": "stream",
     "ChatClient": "stream",
-    "State": "stream",
+    "State": "lifecycle",
 }
 
 __all__ = [

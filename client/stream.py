@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import socket
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -58,6 +57,7 @@ from .events import (
     ToolCallDelta,
 )
 from .framing import Frame, frames
+from .lifecycle import State
 from .meter import Expectation, Meter, Metrics, expectation
 from .providers import EventParser, WireFormat, wire_format
 from .request import ChatRequest
@@ -69,19 +69,6 @@ _CONTENT_TYPES = {"sse": ("text/event-stream",), "ndjson": ("application/x-ndjso
 
 DRAIN_SECONDS = 0.1
 """How long a server may keep talking after the end marker before we hang up."""
-
-
-class State(enum.Enum):
-    PENDING = "pending"
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-    @property
-    def ended(self) -> bool:
-        return self in (State.FINISHED, State.CANCELLED, State.FAILED)
 
 
 class ChatClient:

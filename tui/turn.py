@@ -25,13 +25,17 @@ import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import ApiError
 from tokentide.client.events import Message, StreamEvent
+from tokentide.client.lifecycle import State
 from tokentide.client.meter import Expectation, Metrics, expectation
 from tokentide.client.request import ChatRequest
-from tokentide.client.stream import ChatClient, State
+
+if TYPE_CHECKING:
+    from tokentide.client.stream import ChatClient
 
 CHECKPOINT_INTERVAL = 0.25
 """Seconds between checkpoints of a streaming answer (at most 4 a second)."""

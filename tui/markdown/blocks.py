@@ -19,13 +19,18 @@ import itertools
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 @cache
 def parser() -> MarkdownIt:
-    """CommonMark with tables and strikethrough, as LLMs write it (shared: building one costs)."""
+    """CommonMark with tables and strikethrough, as LLMs write it (shared: building one
+    costs; imported at the first answer, not before the app's first frame)."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark").enable("strikethrough").enable("table")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.actions import SkipAction
@@ -22,9 +23,11 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from tokentide.client.config import Settings
+
+if TYPE_CHECKING:
+    from tokentide.client.stream import ChatClient
 from tokentide.client.events import Message, StreamEvent
 from tokentide.client.meter import Metrics
-from tokentide.client.stream import ChatClient
 
 from .. import format as fmt
 from ..session import SessionTotals
@@ -76,7 +79,7 @@ class ChatScreen(Screen):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.client = ChatClient(settings.endpoint, timeouts=settings.timeouts)
+        self._client: ChatClient | None = None
         self.turns: list[Turn] = []
         """Every turn of this chat, failed ones included (they are not sent again)."""
         self.in_flight: _InFlight | None = None
@@ -92,6 +95,15 @@ class ChatScreen(Screen):
         yield StatusLine()
         yield Composer(id="composer", placeholder="Ask anything · Enter sends · Ctrl+J newline")
         yield Footer()
+
+    @property
+    def client(self) -> ChatClient:
+        """Made at the first prompt: httpx is not imported before the first frame."""
+        if self._client is None:
+            from tokentide.client.stream import ChatClient
+
+            self._client = ChatClient(self.settings.endpoint, timeouts=self.settings.timeouts)
+        return self._client
 
     @property
     def conversation(self) -> Conversation:
@@ -301,4 +313,5 @@ class ChatScreen(Screen):
 
     async def on_unmount(self) -> None:
         await self.stop_streaming()
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

@@ -30,6 +30,7 @@ from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 from ..safe_text import terminal_safe
+from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
 from .tool_call_view import ToolCallView
 
@@ -37,7 +38,7 @@ REDRAW_INTERVAL = 0.1
 """Seconds between redraws of the thinking and tool-call parts (at most 10/s)."""
 
 
-class AssistantMessage(Vertical):
+class AssistantMessage(LaidOutOnce, Vertical):
     """Built to be filled while streaming; every part is created on demand."""
 
     DEFAULT_CSS = """

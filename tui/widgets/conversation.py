@@ -6,8 +6,10 @@ from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 
+from .layout import LaidOutOnce
 
-class Conversation(VerticalScroll):
+
+class Conversation(LaidOutOnce, VerticalScroll):
     """A VerticalScroll anchored to the bottom.
 
     Textual's anchor keeps the view at the end while content grows, releases
@@ -36,7 +38,7 @@ class Conversation(VerticalScroll):
         if self.following:
             self.post_message(self.AtEnd())
 
-    def watch_virtual_size(self, old: Size, new: Size) -> None:
+    def virtual_size_changed(self, old: Size, new: Size) -> None:
         # Judged against the old size: at the moment it grows, the anchor has
         # not yet scrolled, so a follower looks like it fell behind.
         was_end = max(0, old.height - self.scrollable_content_region.height)

@@ -25,13 +25,20 @@ from textual.widget import Widget
 
 from ..markdown.document import LiveDocument
 from ..markdown.render import SAFE_LINKS, BlockRenderer, Palette, render_console
+from .layout import LaidOutOnce
 
-FPS = 30
+FPS = 12
+"""Redraws of the lines that change, a second, at most."""
+GROW_FPS = 8
+"""Times a second the view may grow, at most. A taller view is laid out again
+and every line on screen moves (the conversation follows the end), which
+costs Textual far more than redrawing a line: new lines are revealed on their
+own, slower clock, while the line being written keeps the fast one."""
 BUDGET = 5
 """A frame that took t seconds is followed by at least BUDGET × t of rest."""
 
 
-class MarkdownView(Widget):
+class MarkdownView(LaidOutOnce, Widget):
     """Call `write()` with text as it arrives, `finish()` at the end."""
 
     DEFAULT_CSS = """
@@ -47,8 +54,11 @@ class MarkdownView(Widget):
         self._document: LiveDocument | None = None
         self._pending: list[str] = []
         self._strips: list[Strip] = []
+        self._shown = 0  # lines laid out; the strips past it are revealed at the next growth
         self._frame_due: Timer | bool = False
         self._next_frame = 0.0
+        self._next_growth = 0.0
+        self._growth_due: Timer | None = None
         self._finished = False
         self._settling: set[asyncio.Task] = set()
 
@@ -85,7 +95,7 @@ class MarkdownView(Widget):
             return
         first = document.feed(self._take())
         first = min(first, document.finish(whole=False))
-        self._redraw(first)
+        self._redraw(first, grow=True)
         await self._settle(document)
 
     def update(self, text: str) -> None:
@@ -95,7 +105,7 @@ class MarkdownView(Widget):
         if self._document is not None:
             self._document.feed(self._take())
             self._document.finish()
-            self._redraw(0)
+            self._redraw(0, grow=True)
 
     # -- frames ----------------------------------------------------------------
 
@@ -115,19 +125,33 @@ class MarkdownView(Widget):
         spent = time.monotonic() - started
         self._next_frame = started + max(1 / FPS, BUDGET * spent)
 
-    def _redraw(self, first: int) -> None:
-        """New strips from line `first` on; a taller or shorter view is laid out again."""
+    def _redraw(self, first: int, *, grow: bool = False) -> None:
+        """New strips from line `first` on. Only lines that changed are drawn
+        again; the rest stay in Textual's line cache."""
         document = self._document
         assert document is not None
         height = document.height
-        old = len(self._strips)
         del self._strips[first:]
         self._strips.extend(self._strip(document.line(y)) for y in range(first, height))
-        width = self.size.width
-        if height != old:
-            self.refresh(layout=True)
-        elif first < height:
-            self.refresh(Region(0, first, width, height - first))
+        shown = self._shown
+        if height != shown and (grow or time.monotonic() >= self._next_growth):
+            self._grow()
+            return
+        if height != shown and self._growth_due is None:
+            wait = max(0.001, self._next_growth - time.monotonic())
+            self._growth_due = self.set_timer(wait, self._grow)
+        if first < shown:
+            self.refresh(Region(0, first, self.size.width, shown - first))
+
+    def _grow(self) -> None:
+        """Lay the view out at its full height (it grew, or shrank)."""
+        if self._growth_due is not None:
+            self._growth_due.stop()
+            self._growth_due = None
+        old, self._shown = self._shown, len(self._strips)
+        self._next_growth = time.monotonic() + 1 / GROW_FPS
+        top = min(old, self._shown)
+        self.refresh(Region(0, top, self.size.width, max(old, self._shown) - top), layout=True)
 
     def _strip(self, line: list[Segment]) -> Strip:
         return Strip(line).extend_cell_length(self._width)
@@ -138,7 +162,7 @@ class MarkdownView(Widget):
             lines = await asyncio.to_thread(document.renderer.block, block, width)
             if document is self._document and document.width == width:
                 document.settle(number, lines)
-                self._redraw(0)
+                self._redraw(0, grow=True)
 
     # -- layout ----------------------------------------------------------------
 
@@ -157,7 +181,7 @@ class MarkdownView(Widget):
         if self._document is not None:
             self._document.resize(self._document.width, self._renderer())
             self._strips.clear()
-            self._redraw(0)
+            self._redraw(0, grow=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         document = self._document
@@ -169,13 +193,15 @@ class MarkdownView(Widget):
                 if self._finished:
                     document.finish()
             self._strips = [self._strip(document.line(y)) for y in range(document.height)]
+            self._shown = len(self._strips)
         elif width != document.width and width > 0:
             document.resize(width)
             self._strips = [self._strip(document.line(y)) for y in range(document.height)]
-        return document.height
+            self._shown = len(self._strips)
+        return self._shown
 
     def render_line(self, y: int) -> Strip:
-        if 0 <= y < len(self._strips):
+        if 0 <= y < min(self._shown, len(self._strips)):
             return self._strips[y].apply_style(self.rich_style)
         return Strip.blank(self.size.width, self.rich_style)
 

@@ -77,4 +77,5 @@ class StatusLine(Static):
             parts.append(fmt.tokens(metrics))
             parts.append(fmt.rate(metrics.tokens_per_s))
         parts.append("Esc stops")
-        self.update(" · ".join(parts))
+        # One line, always: no layout of the whole screen ten times a second.
+        self.update(" · ".join(parts), layout=False)
