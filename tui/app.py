@@ -9,6 +9,7 @@ from textual.binding import Binding
 
 from tokentide.client.config import Settings
 
+from .garbage import settle_garbage
 from .screens.chat import ChatScreen
 
 
@@ -25,6 +26,7 @@ class TokentideApp(App[int]):
     def on_mount(self) -> None:
         self.sub_title = self.settings.endpoint.describe()
         self.push_screen(ChatScreen(self.settings))
+        self.call_after_refresh(settle_garbage)
         if self.settings.notice:
             self.notify(self.settings.notice, title="tokentide", timeout=8, markup=False)
         for warning in self.settings.warnings:

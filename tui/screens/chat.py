@@ -30,6 +30,7 @@ from tokentide.client.events import Message, StreamEvent
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
+from ..garbage import settle_garbage
 from ..session import SessionTotals
 from ..turn import Outcome, Turn
 from ..widgets.assistant_message import AssistantMessage
@@ -221,6 +222,7 @@ class ChatScreen(Screen):
             # Last: until the answer is recorded and drawn, Enter must not start another.
             self.streaming = False
             in_flight.closed.set()
+            settle_garbage()
 
     async def settle(self) -> None:
         """Until the answer in flight, if any, has ended and is recorded and drawn."""

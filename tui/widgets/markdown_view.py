@@ -35,7 +35,10 @@ and every line on screen moves (the conversation follows the end), which
 costs Textual far more than redrawing a line: new lines are revealed on their
 own, slower clock, while the line being written keeps the fast one."""
 BUDGET = 5
-"""A frame that took t seconds is followed by at least BUDGET × t of rest."""
+"""A frame that took t seconds is followed by at least BUDGET × t of rest..."""
+MAX_REST = 0.085
+"""... but no more than this after an ordinary frame, so the screen never
+seems to freeze; only a pathological one (a 2 MB line) waits longer."""
 
 
 class MarkdownView(LaidOutOnce, Widget):
@@ -123,7 +126,10 @@ class MarkdownView(LaidOutOnce, Widget):
         first = document.feed(self._take())
         self._redraw(first)
         spent = time.monotonic() - started
-        self._next_frame = started + max(1 / FPS, BUDGET * spent)
+        # Rest after a costly frame, but not so long that the screen looks
+        # frozen (under 0.1 s) unless the frame itself was that slow.
+        rest = BUDGET * spent if spent > MAX_REST / BUDGET * 2 else min(BUDGET * spent, MAX_REST)
+        self._next_frame = started + max(1 / FPS, rest)
 
     def _redraw(self, first: int, *, grow: bool = False) -> None:
         """New strips from line `first` on. Only lines that changed are drawn

@@ -12,8 +12,9 @@ from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 
-INTERVAL = 0.1
-"""Seconds between redraws while an answer streams (at most 10/s)."""
+INTERVAL = 0.25
+"""Seconds between redraws while an answer streams: a clock and counters read
+at four a second look live, and each redraw is a screen update."""
 
 
 class StatusLine(Static):
