@@ -29,7 +29,7 @@ import difflib
 import math
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +39,6 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .errors import SECRET_NAME, ConfigError, Secrets, one_line
 from .providers import IMPLEMENTED_WIRES, WIRES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 APP_NAME = "tokentide"
 CONFIG_ENV = "TOKENTIDE_CONFIG"
@@ -80,7 +75,8 @@ BUILTIN_PROVIDERS: Mapping[str, BuiltinProvider] = MappingProxyType(
     }
 )
 
-_TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts")
+_TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts", "prices")
+_PRICE_KEYS = ("input", "output")
 _SECTION_KEYS = ("wire", "base_url", "model", "api_key_env", "api_key", "headers")
 _TIMEOUT_KEYS = ("connect", "read")
 _RENAMED = {"kind": "wire"}
@@ -151,6 +147,16 @@ class Settings:
     the demo provider is in use because nothing is configured."""
     warnings: tuple[str, ...] = ()
     """One line each: config keys tokentide does not know (typos, old names)."""
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    """Per-model prices from `[prices."MODEL"]`, over the built-in price table."""
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens, as price lists are written."""
+
+    input: float
+    output: float
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -217,6 +223,7 @@ def resolve(
         system=system if system is not None else top.text("system"),
         timeouts=_timeouts(top),
         expected_tokens=_expected_tokens(top),
+        prices=_prices(top),
         notice=notice,
         warnings=_warnings(top),
     )
@@ -472,8 +479,29 @@ def _expected_tokens(top: _Table) -> int | None:
     return value
 
 
+def _prices(top: _Table) -> Mapping[str, Price]:
+    """`[prices."gpt-4o-mini"] input = 0.15, output = 0.60`: USD per million tokens."""
+    table = top.table("prices")
+    prices = {}
+    for model in table.data:
+        entry = table.table(model, f'[prices."{model}"]')
+        values = {key: entry.get(key, (int, float)) for key in _PRICE_KEYS}
+        for key, value in values.items():
+            if value is None or not math.isfinite(value) or value < 0:
+                raise ConfigError(
+                    f"{key} in {entry.where} of {top.path} must be a price in USD per million "
+                    "tokens (0 or more)",
+                    fix="e.g. input = 0.15 and output = 0.60",
+                )
+        prices[model] = Price(float(values["input"]), float(values["output"]))
+    return MappingProxyType(prices)
+
+
 def _warnings(top: _Table) -> tuple[str, ...]:
     found = [*top.unknown(_TOP_KEYS), *top.table("timeouts").unknown(_TIMEOUT_KEYS)]
+    prices = top.table("prices")
+    for model in prices.data:
+        found += prices.table(model, f'[prices."{model}"]').unknown(_PRICE_KEYS)
     sections = top.table("providers")
     for name in sections.data:
         section = sections.table(name, f"[providers.{name}]")

@@ -17,9 +17,9 @@ The numbers are the product's promise, so each says how it was obtained:
   such as " understanding"), or one per four characters for a delta longer
   than MERGED_DELTA_CHARS, which a proxy must have merged from several.
 - Tokens saved, on cancel, is `max(0, expected - received)`, where expected is
-  `max_tokens` when the request set one, else a per-model expectation from
-  the caller (e.g. the average length of past answers), else
-  `DEFAULT_EXPECTED_TOKENS`. It is what the provider would have gone on to
+  the median length of the model's past answers when the history knows
+  them (capped at `max_tokens`), else `max_tokens` when the request set one,
+  else `DEFAULT_EXPECTED_TOKENS`. It is what the provider would have gone on to
   generate, not a statement about billing (a proxy may keep generating).
 """
 
@@ -55,7 +55,7 @@ class Expectation:
     def describe(self) -> str:
         return {
             "max_tokens": f"max_tokens={self.tokens}",
-            "history": f"average of past answers ({self.tokens})",
+            "history": f"median of this model's past answers ({self.tokens})",
             "default": f"default expectation ({self.tokens})",
         }.get(self.basis, self.basis)
 
@@ -104,10 +104,14 @@ class Metrics:
 def expectation(
     max_tokens: int | None, history_tokens: int | None = None, default: int | None = None
 ) -> Expectation:
+    """How long the answer would have been: what this model's past answers say
+    (never more than `max_tokens`), else `max_tokens`, else the default."""
+    if history_tokens:
+        if max_tokens and max_tokens < history_tokens:
+            return Expectation(max_tokens, "max_tokens")
+        return Expectation(history_tokens, "history")
     if max_tokens:
         return Expectation(max_tokens, "max_tokens")
-    if history_tokens:
-        return Expectation(history_tokens, "history")
     return Expectation(default or DEFAULT_EXPECTED_TOKENS, "default")
 
 

@@ -562,4 +562,4 @@ async def test_a_stopped_answer_is_expected_to_be_as_long_as_this_chats_answers(
         stopped = app.screen.turns[-1]
         assert stopped.expected.basis == "history"
         assert stopped.expected.tokens == round(sum(finished) / len(finished))
-        assert "average of past answers" in answers(app)[-1].footer.tooltip
+        assert "past answers" in answers(app)[-1].footer.tooltip

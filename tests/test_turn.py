@@ -110,11 +110,12 @@ async def test_checkpoints_are_at_most_four_a_second(replay):
 
 
 async def test_the_expectation_is_computed_once_from_params_history_or_default(replay):
-    replay.reply(Canned(TEXT))
-    replay.reply(Canned(TEXT))
-    replay.reply(Canned(TEXT))
+    for _ in range(4):
+        replay.reply(Canned(TEXT))
     turn, _ = await run_turn(replay, params=Params(max_tokens=7), history_tokens=300)
-    assert (turn.expected.tokens, turn.expected.basis) == (7, "max_tokens")
+    assert (turn.expected.tokens, turn.expected.basis) == (7, "max_tokens")  # capped
+    turn, _ = await run_turn(replay, params=Params(max_tokens=900), history_tokens=300)
+    assert (turn.expected.tokens, turn.expected.basis) == (300, "history")
     turn, _ = await run_turn(replay, history_tokens=300)
     assert (turn.expected.tokens, turn.expected.basis) == (300, "history")
     turn, _ = await run_turn(replay, settings={"expected_tokens": 900})

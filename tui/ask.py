@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from tokentide.client.stream import ChatClient
 from .demo import demo_endpoint
 from .exit_codes import ExitCode
 from .format import count, stats_line
+from .recorder import Recording
 from .report import print_traceback
 from .safe_text import terminal_safe
+from .store import Store, StoreError
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
 
@@ -39,6 +42,8 @@ class AskOptions:
     json: bool = False
     raw: bool = False
     """Plain text on a terminal too (Markdown is rendered there otherwise)."""
+    log: bool = True
+    """Record the exchange in the history (`--no-log` skips it)."""
     stats: bool = False
     debug: bool = False
 
@@ -59,8 +64,28 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         if out.closed:
             turn.abort()  # nobody can read the rest (`| head`, a full disk): stop generating
 
+    recording = _recording(settings, options, out) if options.log else None
+    hooks: dict[str, Any] = {"sink": show}
+    history_tokens = None
+    if recording is not None:
+        hooks = {
+            "sink": lambda event: (show(event), recording.event(event)),
+            "checkpoint": recording.checkpoint,
+            "on_done": recording.done,
+        }
+        history_tokens = recording.expected_tokens()
     async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
-        turn = Turn(client, settings, options.prompt, params=options.params, sink=show)
+        turn = Turn(
+            client,
+            settings,
+            options.prompt,
+            params=options.params,
+            history_tokens=history_tokens,
+            **hooks,
+        )
+        if recording is not None:
+            recording.turn = turn
+            recording.prompt(options.prompt)
         with _cancel_on_sigint():
             try:
                 outcome = await turn.run()
@@ -94,6 +119,20 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     if options.stats:
         out.note(stats_line(metrics))
     return code
+
+
+def _recording(settings: Settings, options: AskOptions, out: _Output) -> Recording | None:
+    """A new conversation in the history for this exchange; none (and one line
+    on stderr) if the history cannot be opened: the answer matters more."""
+    try:
+        store = Store.open()
+        conversation = store.new_conversation()
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        out.note(f"history not saved: {exc}")
+        return None
+    return Recording(
+        store, conversation, settings, options.params, warn=lambda line: out.note(line)
+    )
 
 
 def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:

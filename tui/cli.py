@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -103,6 +105,9 @@ def ask(
         bool,
         typer.Option("--raw", help="Plain text on a terminal too (Markdown is rendered there)."),
     ] = False,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not record this exchange in the history.")
+    ] = False,
     stats: Annotated[
         bool, typer.Option("--stats", help="Print TTFT, tokens/s and token counts on stderr.")
     ] = False,
@@ -120,6 +125,7 @@ def ask(
         params=Params(max_tokens=max_tokens, temperature=temperature, stream=not no_stream),
         json=json_out,
         raw=raw,
+        log=not no_log,
         stats=stats,
         debug=debug,
     )
@@ -138,6 +144,111 @@ def models(
 
     settings = _settings(provider, None, base_url, None, demo, debug)
     raise typer.Exit(run_models(settings, debug=debug))
+
+
+history_app = typer.Typer(
+    name="history",
+    help="The conversations the app and `ask` recorded (TOKENTIDE_HISTORY names the file).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(history_app)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document instead of text.")]
+
+
+def _history(run: Callable[[], None]) -> None:
+    from .history_cli import Failed
+
+    try:
+        run()
+    except Failed as failed:
+        raise typer.Exit(failed.code) from None
+
+
+@history_app.command("list")
+def history_list(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Conversations, newest first: id, date, model, messages, title."""
+    from . import history_cli
+
+    _history(lambda: history_cli.list_conversations(limit, json_out))
+
+
+@history_app.command("show")
+def history_show(
+    conversation: Annotated[int, typer.Argument(help="The id from `history list`.")],
+    json_out: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown transcript.")] = True,
+) -> None:
+    """One conversation: a Markdown transcript (the default) or JSON."""
+    from . import history_cli
+
+    _history(lambda: history_cli.show(conversation, "json" if json_out else "markdown"))
+
+
+@history_app.command("search")
+def history_search(
+    text: Annotated[str, typer.Argument(help="Words to find (stopped answers too).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Messages that contain the words, newest first."""
+    from . import history_cli
+
+    _history(lambda: history_cli.search(text, limit, json_out))
+
+
+@history_app.command("export")
+def history_export(
+    conversation: Annotated[int, typer.Argument(help="The id from `history list`.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="markdown or json.", case_sensitive=False)
+    ] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """A faithful transcript (Markdown) or every recorded field (JSON)."""
+    from . import history_cli
+
+    fmt = fmt.lower()
+    if fmt not in ("markdown", "json"):
+        _fail(f"--format {fmt!r}: use markdown or json", code=ExitCode.USAGE)
+    _history(lambda: history_cli.export(conversation, fmt, output))
+
+
+@history_app.command("delete")
+def history_delete(
+    conversation: Annotated[int, typer.Argument(help="The id from `history list`.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete a conversation and all its messages."""
+    from . import history_cli
+
+    _history(lambda: history_cli.delete(conversation, yes))
+
+
+@app.command()
+def stats(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model.")] = None,
+    since: Annotated[
+        float | None, typer.Option("--since", min=0, help="Only the last DAYS days.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per model: answers, stopped ones, tokens, tokens saved, cost, TTFT, tokens/s."""
+    from tokentide.client.config import resolve
+
+    from . import history_cli
+
+    try:
+        settings = resolve()
+    except ConfigError as exc:
+        _fail(str(exc), code=ExitCode.USAGE)
+    _history(lambda: history_cli.stats(settings, model, since, json_out))
 
 
 @app.command("demo-server")

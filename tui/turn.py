@@ -25,7 +25,7 @@ import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import ApiError
@@ -66,6 +66,25 @@ class Params:
     stream: bool = True
 
 
+class Exchange(Protocol):
+    """A prompt and its answer: a `Turn`, or a `PastTurn` loaded from the history."""
+
+    prompt: Message
+    outcome: Outcome | None
+
+    @property
+    def message(self) -> Message: ...
+
+
+@dataclass
+class PastTurn:
+    """A turn of a conversation reopened from the history."""
+
+    prompt: Message
+    message: Message
+    outcome: Outcome | None
+
+
 Sink = Callable[[StreamEvent], None]
 OnDone = Callable[[Message, Metrics, Outcome], None]
 Checkpoint = Callable[["Turn"], None]
@@ -84,7 +103,7 @@ class Turn:
         settings: Settings,
         prompt: str,
         *,
-        history: Sequence[Turn] = (),
+        history: Sequence[Exchange] = (),
         params: Params = Params(),
         history_tokens: int | None = None,
         sink: Sink = _ignore,
@@ -163,7 +182,7 @@ class Turn:
         self._on_done(self.message, self.metrics(), self.outcome)
 
 
-def context(history: Sequence[Turn]) -> list[Message]:
+def context(history: Sequence[Exchange]) -> list[Message]:
     """The turns sent with the next request.
 
     A failed turn is left out whole: its prompt is what the user will retry.
@@ -174,7 +193,7 @@ def context(history: Sequence[Turn]) -> list[Message]:
     """
     messages: list[Message] = []
     for turn in history:
-        if turn.outcome is None or turn.outcome is Outcome.FAILED:
+        if turn.outcome is None or turn.outcome is Outcome.FAILED:  # in flight, or failed
             continue
         messages.append(turn.prompt)
         if text := turn.message.text:
