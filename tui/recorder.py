@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from tokentide.client.config import Settings
+from tokentide.client.config import Price, Settings
 from tokentide.client.events import (
     Message,
     ReasoningDelta,
@@ -25,6 +25,7 @@ from tokentide.client.events import (
 )
 from tokentide.client.meter import Metrics
 
+from .prices import Cost, Priced, cost
 from .store import AnswerRecord, Store, StoreError
 from .turn import Outcome, Params, Turn
 
@@ -49,6 +50,7 @@ class Recording:
         self._params = params
         self._warn = warn
         self._answer: int | None = None
+        self._final: tuple[Message, Metrics] | None = None
         self._failed = False
         self.turn: Turn | None = None
 
@@ -93,6 +95,7 @@ class Recording:
         answer = self._answer
         if answer is None:
             return
+        self._final = (message, metrics)
         saved = metrics.tokens_saved
         record = AnswerRecord(
             text=message.text,
@@ -112,6 +115,34 @@ class Recording:
             error=message.error,
         )
         self._write(lambda store: store.finish_answer(answer, record))
+
+    def price(self, overrides: Mapping[str, Price]) -> Cost | None:
+        """The finished answer's cost, written to the history too. Slow the first
+        time (the price table loads): call it off the event loop."""
+        answer, final = self._answer, self._final
+        if answer is None or final is None:
+            return None
+        message, metrics = final
+        endpoint = self._settings.endpoint
+        found = cost(
+            Priced(
+                model=endpoint.model,
+                provider=endpoint.name,
+                base_url=endpoint.base_url,
+                input_tokens=message.usage.input_tokens if message.usage else None,
+                output_tokens=metrics.tokens_received,
+                counted=not metrics.estimated,
+                saved_tokens=metrics.saved,
+            ),
+            overrides,
+        )
+        if found is None:
+            self._write(lambda store: store.set_cost(answer, None, None, "none"))
+        else:
+            self._write(
+                lambda store: store.set_cost(answer, found.usd, found.saved_usd, found.source)
+            )
+        return found
 
     # -- writing ---------------------------------------------------------------
 

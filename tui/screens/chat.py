@@ -30,16 +30,21 @@ from tokentide.client.events import Message, StreamEvent
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
+from ..chat_history import OPEN_LAST, ChatHistory
 from ..garbage import settle_garbage
+from ..recorder import Recording
 from ..session import SessionTotals
-from ..turn import Outcome, Turn
+from ..turn import Outcome, Params, Turn
 from ..widgets.assistant_message import AssistantMessage
 from ..widgets.composer import Composer
 from ..widgets.conversation import Conversation
+from ..widgets.earlier_hint import EarlierHint
 from ..widgets.error_block import ErrorBlock
+from ..widgets.history_panel import HistoryPanel
 from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
+from .ask_screens import Confirm, Rename
 
 
 @dataclass
@@ -49,6 +54,7 @@ class _InFlight:
     turn: Turn
     view: AssistantMessage
     task: asyncio.Task | None = None
+    recording: Recording | None = None
     closing: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -59,6 +65,8 @@ class ChatScreen(Screen):
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
+        Binding("ctrl+b", "history", "History", id="history"),
+        Binding("ctrl+u", "load_earlier", "Earlier messages", id="load-earlier", priority=True),
         Binding("end", "follow", "Follow", id="follow", priority=True),
     ]
 
@@ -85,12 +93,14 @@ class ChatScreen(Screen):
         """Every turn of this chat, failed ones included (they are not sent again)."""
         self.in_flight: _InFlight | None = None
         self.totals = SessionTotals()
+        self.history = ChatHistory(warn=self._warn)
         self._stopping = False
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Footer, Header
 
         yield Header()
+        yield HistoryPanel()
         yield Conversation(id="conversation")
         yield NewOutputHint()
         yield StatusLine()
@@ -134,6 +144,14 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         self.composer.focus()
         self.status.idle(self.totals.describe())
+        self.call_after_refresh(self._open_history)  # after the first frame
+
+    def _open_history(self) -> None:
+        self.history.open()
+        self.composer.prompts[:0] = self.history.prompts()
+
+    def _warn(self, line: str) -> None:
+        self.notify(line, title="history", severity="warning", timeout=8, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do not apply now are hidden and pass through to the
@@ -144,6 +162,8 @@ class ChatScreen(Screen):
             return self.failed_prompt is not None and not self.streaming
         if action == "follow":
             return not self.conversation.following
+        if action == "load_earlier":  # else Ctrl+U edits the prompt, as usual
+            return bool(self.query(EarlierHint))
         return True
 
     # -- sending ---------------------------------------------------------
@@ -163,20 +183,33 @@ class ChatScreen(Screen):
     async def send(self, prompt: str) -> None:
         view = AssistantMessage()
         status = self.status
+        recording = self.history.recording(self.settings, Params())
 
         def sink(event: StreamEvent) -> None:
             view.push(event)
             status.changed()
+            if recording is not None:
+                recording.event(event)
 
+        def done(message: Message, metrics: Metrics, outcome: Outcome) -> None:
+            if recording is not None:
+                recording.done(message, metrics, outcome)  # the history first
+            self._record(view, prompt, message, metrics, outcome)
+
+        expected = recording.expected_tokens() if recording is not None else None
         turn = Turn(
             self.client,
             self.settings,
             prompt,
             history=self.turns,
-            history_tokens=self._average_answer(),
+            history_tokens=expected,
             sink=sink,
-            on_done=partial(self._record, view, prompt),
+            on_done=done,
+            checkpoint=recording.checkpoint if recording is not None else None,
         )
+        if recording is not None:
+            recording.turn = turn
+            recording.prompt(prompt)  # committed before the request is sent
         # Streaming from now, before the first await: a second Enter must not
         # start another answer, and a stop key must have one to stop.
         self.turns.append(turn)
@@ -197,7 +230,14 @@ class ChatScreen(Screen):
         # before its first step vanishes without a word, a task's done
         # callback runs however it ends, so the answer is always recorded.
         in_flight.task = asyncio.create_task(turn.run(), name="tokentide-answer")
+        in_flight.recording = recording
         in_flight.task.add_done_callback(partial(self._answer_done, in_flight))
+
+    async def _price(self, view: AssistantMessage, recording: Recording) -> None:
+        """The answer's cost, looked up off the event loop (the price table is slow to load)."""
+        found = await asyncio.to_thread(recording.price, self.settings.prices)
+        if found is not None and view.is_attached:
+            view.show_cost(found)
 
     def _answer_done(self, in_flight: _InFlight, task: asyncio.Task) -> None:
         if not task.cancelled() and (error := task.exception()) is not None:
@@ -223,6 +263,8 @@ class ChatScreen(Screen):
             self.streaming = False
             in_flight.closed.set()
             settle_garbage()
+            if in_flight.recording is not None:
+                self.run_worker(partial(self._price, in_flight.view, in_flight.recording))
 
     async def settle(self) -> None:
         """Until the answer in flight, if any, has ended and is recorded and drawn."""
@@ -232,16 +274,6 @@ class ChatScreen(Screen):
         if in_flight.task is not None:
             await asyncio.wait([in_flight.task])
         await self._close(in_flight)
-
-    def _average_answer(self) -> int | None:
-        """How long this chat's finished answers were, on average: what a stopped
-        answer is assumed to have been heading for."""
-        counts = [
-            turn.metrics().tokens_received
-            for turn in self.turns
-            if turn.outcome is Outcome.FINISHED and turn.message.finish_reason == "stop"
-        ]
-        return round(sum(counts) / len(counts)) if counts else None
 
     def _record(
         self,
@@ -304,9 +336,82 @@ class ChatScreen(Screen):
     async def action_new_chat(self) -> None:
         await self.stop_streaming()
         self.turns.clear()
+        self.history.new_chat()
         await self.conversation.remove_children()
         self.status.idle(self.totals.describe())
         self.composer.focus()
+
+    # -- the history -------------------------------------------------------
+
+    @property
+    def panel(self) -> HistoryPanel:
+        return self.query_one(HistoryPanel)
+
+    def action_history(self) -> None:
+        if self.panel.is_open:
+            self._close_panel()
+        else:
+            self.panel.open(self.history.conversations())
+
+    @on(HistoryPanel.Closed)
+    def _close_panel(self) -> None:
+        self.panel.close()
+        self.composer.focus()
+
+    @on(HistoryPanel.Searched)
+    def _search(self, event: HistoryPanel.Searched) -> None:
+        self.panel.show(self.history.conversations(event.text.strip()))
+
+    @on(HistoryPanel.Chosen)
+    async def _open_conversation(self, event: HistoryPanel.Chosen) -> None:
+        await self.open_conversation(event.conversation_id)
+        self._close_panel()
+
+    async def open_conversation(self, conversation_id: int, *, everything: bool = False) -> None:
+        """Show a stored conversation (its last messages, or all of them) and
+        continue it: the next prompt is sent with its turns."""
+        await self.stop_streaming()
+        past, hidden = self.history.load(conversation_id, None if everything else OPEN_LAST)
+        self.turns = [exchange.turn for exchange in past]  # type: ignore[misc]
+        await self.conversation.remove_children()
+        widgets: list = []
+        if hidden > 0:
+            widgets.append(EarlierHint(hidden))
+        views = []
+        for exchange in past:
+            view = AssistantMessage()
+            widgets += [UserMessage(exchange.turn.prompt.text), view]
+            views.append((view, exchange))
+        await self.conversation.mount_all(widgets)
+        for view, exchange in views:
+            view.show_past(exchange.turn.message, exchange.metrics, exchange.interrupted)
+        self.conversation.follow()
+
+    async def action_load_earlier(self) -> None:
+        if self.history.conversation_id is not None and self.query(EarlierHint):
+            await self.open_conversation(self.history.conversation_id, everything=True)
+
+    @on(HistoryPanel.RenameAsked)
+    def _rename(self, event: HistoryPanel.RenameAsked) -> None:
+        def renamed(title: str | None) -> None:
+            if title is not None:
+                self.history.rename(event.conversation_id, title)
+                self.panel.show(self.history.conversations(self.panel.search_text))
+
+        self.app.push_screen(Rename(event.title), renamed)
+
+    @on(HistoryPanel.DeleteAsked)
+    def _delete(self, event: HistoryPanel.DeleteAsked) -> None:
+        async def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            open_now = self.history.conversation_id == event.conversation_id
+            self.history.delete(event.conversation_id)
+            self.panel.show(self.history.conversations(self.panel.search_text))
+            if open_now:
+                await self.action_new_chat()
+
+        self.app.push_screen(Confirm(f"Delete “{event.title}” and all its messages?"), answered)
 
     async def stop_streaming(self) -> None:
         """Cancel a running answer and wait until it is recorded and drawn."""
@@ -317,3 +422,4 @@ class ChatScreen(Screen):
         await self.stop_streaming()
         if self._client is not None:
             await self._client.aclose()
+        self.history.close()

@@ -29,6 +29,7 @@ from tokentide.client.events import (
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
+from ..prices import Cost, usd
 from ..safe_text import terminal_safe
 from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
@@ -127,6 +128,31 @@ class AssistantMessage(LaidOutOnce, Vertical):
                 view = self._tool_views[call.index] = ToolCallView()
                 self.mount(view, before=self.footer)
             view.show(call)
+
+    def show_past(self, message: Message, metrics: Metrics | None, interrupted: bool) -> None:
+        """An answer reopened from the history, drawn whole."""
+        self.markdown.update(terminal_safe(message.text))
+        if metrics is None:  # the prompt's answer never started (the app closed first)
+            self.display = False
+            return
+        self.finish(message, metrics)
+        if interrupted:
+            self.footer.update(
+                f"{message.model} · interrupted: the app closed mid-answer · "
+                f"{fmt.tokens(metrics)} received"
+            )
+            self.footer.set_class(True, "-stopped")
+
+    def show_cost(self, cost: Cost) -> None:
+        """The answer's price, once known (it is looked up after the answer ends)."""
+        mark = "~" if cost.estimated else ""
+        line = f"{self.footer.render()} · {mark}{usd(cost.usd)}"
+        tip = f"cost: {mark}{usd(cost.usd)} ({cost.source})"
+        if cost.saved_usd:
+            line += f" · ~{usd(cost.saved_usd)} not spent"
+            tip += f"; ~{usd(cost.saved_usd)} not spent: an estimate, not a bill"
+        self.footer.update(line)
+        self.footer.tooltip = f"{self.footer.tooltip}\n{tip}" if self.footer.tooltip else tip
 
     def finish(self, message: Message, metrics: Metrics) -> None:
         """Final footer; the thinking title says how long it was."""

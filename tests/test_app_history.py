@@ -1,0 +1,185 @@
+"""The history in the app, under Pilot: reopen, continue, search, rename, delete,
+recall prompts across restarts; against the demo server and a real SQLite file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.pilot import answers, make_app, send, wait_idle
+from tokentide.client.demo import DemoServer
+from tokentide.tui.screens.ask_screens import Confirm, Rename
+from tokentide.tui.store import AnswerRecord, Store
+from tokentide.tui.widgets.composer import Composer
+from tokentide.tui.widgets.earlier_hint import EarlierHint
+from tokentide.tui.widgets.history_panel import HistoryPanel
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def server():
+    with DemoServer(tokens_per_second=400, ttft=0.02) as demo:
+        yield demo
+
+
+@pytest.fixture(autouse=True)
+def history_file(tmp_path, monkeypatch):
+    path = tmp_path / "history.db"
+    monkeypatch.setenv("TOKENTIDE_HISTORY", str(path))
+    return path
+
+
+async def history_ready(pilot) -> None:
+    """The history opens right after the first frame."""
+    await pilot.pause()
+    assert pilot.app.screen.history.store is not None
+
+
+async def test_a_conversation_reopens_and_continues(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        server.script("Paris is the capital.")
+        await send(pilot, "capital of France?")
+        await wait_idle(pilot)
+
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        await pilot.press("ctrl+b")
+        panel = app.screen.query_one(HistoryPanel)
+        assert panel.is_open
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not panel.is_open
+        (view,) = answers(app)
+        assert view.markdown.source == "Paris is the capital."
+        assert "finished (stop)" in str(view.footer.render())
+        server.script("About 2 million people.")
+        await send(pilot, "and its population?")
+        await wait_idle(pilot)
+    assert server.requests[-1].body["messages"] == [
+        {"role": "user", "content": "capital of France?"},
+        {"role": "assistant", "content": "Paris is the capital."},
+        {"role": "user", "content": "and its population?"},
+    ]
+    with Store.open() as store:
+        (row,) = store.conversations()
+        assert row.message_count == 4  # continued in the same conversation
+
+
+async def test_a_stopped_answer_shows_its_saved_tokens_after_a_restart(server):
+    server.tokens_per_second = 150
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        await app.screen.send("tell me about rust")
+        await server.await_for(lambda r: r.tokens_sent >= 20)
+        await pilot.press("escape")
+        await wait_idle(pilot)
+        stopped = str(answers(app)[0].footer.render())
+    assert "~" in stopped and "saved" in stopped
+
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        await pilot.press("ctrl+b", "enter")
+        await pilot.pause()
+        reopened = str(answers(app)[0].footer.render())
+        assert "stopped ·" in reopened and "saved" in reopened
+        assert reopened.split("stopped")[1] == stopped.split("stopped")[1]
+
+
+async def test_search_rename_and_delete(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        for prompt, text in (("about cats", "Cats purr."), ("about dogs", "Dogs bark.")):
+            server.script(text)
+            await send(pilot, prompt)
+            await wait_idle(pilot)
+            await pilot.press("ctrl+n")
+        await pilot.press("ctrl+b")
+        panel = app.screen.query_one(HistoryPanel)
+        assert len(panel._rows) == 2
+        panel.query_one("#history-search").value = "purr"
+        await pilot.pause()
+        assert [row.title for row in panel._rows.values()] == ["about cats"]
+
+        panel.query_one("#history-list").focus()
+        await pilot.press("r")
+        assert isinstance(app.screen, Rename)
+        app.screen.query_one("#title").value = "Felines"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [row.title for row in panel._rows.values()] == ["Felines"]
+
+        await pilot.press("delete")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await pilot.pause()
+        assert panel._rows == {}
+    with Store.open() as store:
+        assert [row.title for row in store.conversations()] == ["about dogs"]
+
+
+async def test_prompts_are_recalled_after_a_restart(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        server.script("ok")
+        await send(pilot, "remember this prompt")
+        await wait_idle(pilot)
+
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        composer = app.screen.query_one(Composer)
+        composer.focus()
+        await pilot.press("up")
+        assert composer.text == "remember this prompt"
+
+
+async def test_a_500_message_conversation_opens_with_its_end_first(server, history_file):
+    with Store.open(history_file) as store:
+        conversation = store.new_conversation("long")
+        for n in range(250):
+            store.add_user(conversation, f"question {n}")
+            answer = store.start_answer(
+                conversation,
+                provider="demo",
+                wire="openai",
+                model="demo",
+                host="h",
+                params={},
+                expected_tokens=None,
+                expected_method=None,
+            )
+            text = f"## Answer {n}\n\n" + "Some **markdown** text. " * 40 + "\n\n- a\n- b\n"
+            store.finish_answer(
+                answer,
+                AnswerRecord(
+                    text=text,
+                    outcome="finished",
+                    finish_reason="stop",
+                    tokens_received=300,
+                    counted=True,
+                ),
+            )
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        started = time.perf_counter()
+        await app.screen.open_conversation(conversation)
+        await pilot.pause()
+        took = time.perf_counter() - started
+        shown = answers(app)
+        assert len(shown) == 30 and shown[-1].markdown.source.startswith("## Answer 249")
+        (hint,) = app.screen.query(EarlierHint)
+        assert hint.hidden == 440
+        print(f"\n500-message conversation: last 60 messages on screen in {took * 1000:.0f} ms")
+        await pilot.press("ctrl+u")
+        await pilot.pause()
+        assert len(answers(app)) == 250 and not app.screen.query(EarlierHint)
