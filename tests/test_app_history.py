@@ -183,3 +183,19 @@ async def test_a_500_message_conversation_opens_with_its_end_first(server, histo
         await pilot.press("ctrl+u")
         await pilot.pause()
         assert len(answers(app)) == 250 and not app.screen.query(EarlierHint)
+
+
+async def test_without_a_writable_history_the_app_still_chats(server, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("TOKENTIDE_HISTORY", str(blocker / "history.db"))
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+        assert any(note.startswith("history off:") and "a-file" in note for note in notes), notes
+        assert all("\n" not in note for note in notes)
+        server.script("still here")
+        await send(pilot, "q")
+        await wait_idle(pilot)
+        assert answers(app)[-1].markdown.source == "still here"
