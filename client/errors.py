@@ -23,7 +23,6 @@ pass tracebacks and notifications through it too.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import re
 import socket
@@ -390,6 +389,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # only for the rare HTTP-date form (10 ms to import)
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):

@@ -11,16 +11,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tokentide.client.config import Settings
 from tokentide.client.events import Message, ToolCall
 from tokentide.client.meter import Expectation, Metrics, TokensSaved
 
-from .recorder import Recording
-from .store import ConversationRow, MessageRow, Store, StoreError
 from .turn import Outcome, Params, PastTurn
 
-ERRORS = (StoreError, sqlite3.Error, OSError)
+if TYPE_CHECKING:
+    from .recorder import Recording
+    from .store import ConversationRow, MessageRow, Store
 
 OPEN_LAST = 60
 """Messages shown when a conversation opens; earlier ones load on request, so a
@@ -39,14 +40,19 @@ class PastAnswer:
 class ChatHistory:
     def __init__(self, warn: Callable[[str], None]) -> None:
         self._warn = warn
+        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
         self.store: Store | None = None
         self.conversation_id: int | None = None
         """The open conversation; None until the first prompt of a new chat."""
 
     def open(self) -> None:
+        """After the app's first frame: the store is not imported before it."""
+        from .store import Store, StoreError
+
+        self._errors = (StoreError, sqlite3.Error, OSError)
         try:
             self.store = Store.open()
-        except ERRORS as exc:
+        except self._errors as exc:
             self._warn(f"history off: {exc}")
             self.store = None
             return
@@ -63,7 +69,7 @@ class ChatHistory:
             return default
         try:
             return read(self.store)
-        except ERRORS as exc:
+        except self._errors as exc:
             self._warn(f"history: {exc}")
             return default
 
@@ -74,6 +80,8 @@ class ChatHistory:
         store = self.store
         if store is None:
             return None
+        from .recorder import Recording
+
         if self.conversation_id is None:
             made = self._safely(lambda s: s.new_conversation(), None)
             if made is None:
@@ -112,7 +120,7 @@ class ChatHistory:
             rows = rows[1:]  # its prompt is among the messages left out
         self.conversation_id = conversation_id
         head = self._safely(lambda s: s.conversation(conversation_id), None)
-        total = head.message_count if isinstance(head, ConversationRow) else len(rows)
+        total = getattr(head, "message_count", len(rows))
         return exchanges(rows), max(0, total - len(rows))
 
 
