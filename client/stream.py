@@ -61,6 +61,7 @@ from .lifecycle import State
 from .meter import Expectation, Meter, Metrics, expectation
 from .providers import EventParser, WireFormat, wire_format
 from .request import ChatRequest
+from .text import Surrogates, valid
 
 USER_AGENT = "tokentide/0.1"
 
@@ -169,7 +170,7 @@ class AnswerStream:
         """Status and headers (rate limits, request ids), once they are in."""
         self._accumulator = Accumulator(model=request.model)
         self._meter = Meter(expected, streaming=request.stream)
-        self._redact = _Redaction(client.secrets)
+        self._cleanup = _Cleanup(client.secrets)
         self._entered = False
         self._events: Any = None  # the async generator of the one iteration
         self._response: httpx.Response | None = None
@@ -216,7 +217,7 @@ class AnswerStream:
                     self._settle(State.CANCELLED)  # aborted: nothing more reaches the caller
                     return
                 self._meter.add(raw)
-                for event in self._redact(raw):
+                for event in self._cleanup(raw):
                     self._accumulator.add(event)
                     if isinstance(event, Finished):
                         # Complete from here on: a stop while the connection
@@ -371,7 +372,7 @@ class AnswerStream:
             return
         self.state = state
         self._socket = None  # the connection may serve another answer now: never shut it
-        for event in self._redact.rest():  # text held back in case it began a secret
+        for event in self._cleanup.rest():  # text held back (half an emoji, a secret?)
             self._accumulator.add(event)
         message = self._accumulator.message
         message.cancelled = state is State.CANCELLED
@@ -456,46 +457,68 @@ class AnswerStream:
             await events.aclose()
 
 
-class _Redaction:
-    """Keeps the configured secrets out of the answer itself: a server that
-    echoes the key in its text must not put it on screen or on disk. Each
-    channel (text, reasoning, each tool call's arguments) has its own
-    Redactor, because a key split over deltas is split within one channel."""
+class _Cleanup:
+    """The answer's text made fit to show and store, piece by piece.
+
+    Per channel (text, reasoning, each tool call's arguments), because what
+    is split over deltas is split within one channel: surrogate halves of
+    one emoji are joined (a lone half cannot be stored or printed), and the
+    configured secrets are masked (a server that echoes the key in its text
+    must not put it on screen or on disk).
+    """
 
     def __init__(self, secrets: Secrets) -> None:
         self._secrets = secrets
-        self._channels: dict[tuple[str, int], Redactor] = {}
+        self._channels: dict[tuple[str, int], _Channel] = {}
 
     def __call__(self, event: StreamEvent) -> list[StreamEvent]:
-        if not self._secrets:
-            return [event]
         if isinstance(event, TextDelta | ReasoningDelta):
             text = self._channel(event, 0).feed(event.text)
             return [type(event)(text)] if text else []
         if isinstance(event, ToolCallDelta):
             arguments = self._channel(event, event.index).feed(event.arguments)
-            name = self._secrets.scrub(event.name) if event.name else event.name
+            name = event.name
+            if name:
+                name = self._secrets.scrub(valid(name)) if self._secrets else valid(name)
             return [dataclasses.replace(event, name=name, arguments=arguments)]
         if isinstance(event, Finished):
             return [*self.rest(), event]
         return [event]
 
-    def _channel(self, event: StreamEvent, index: int) -> Redactor:
+    def _channel(self, event: StreamEvent, index: int) -> _Channel:
         key = (type(event).__name__, index)
         if key not in self._channels:
-            self._channels[key] = Redactor(self._secrets)
+            self._channels[key] = _Channel(self._secrets)
         return self._channels[key]
 
     def rest(self) -> list[StreamEvent]:
         """What each channel held back, as events; the channels are emptied."""
         rest: list[StreamEvent] = []
-        for (kind, index), redactor in self._channels.items():
-            if text := redactor.flush():
+        for (kind, index), channel in self._channels.items():
+            if text := channel.flush():
                 if kind == "ToolCallDelta":
                     rest.append(ToolCallDelta(index, arguments=text))
                 else:
                     rest.append(TextDelta(text) if kind == "TextDelta" else ReasoningDelta(text))
         return rest
+
+
+class _Channel:
+    __slots__ = ("_redactor", "_surrogates")
+
+    def __init__(self, secrets: Secrets) -> None:
+        self._surrogates = Surrogates()
+        self._redactor = Redactor(secrets) if secrets else None
+
+    def feed(self, piece: str) -> str:
+        text = self._surrogates.feed(piece)
+        return self._redactor.feed(text) if self._redactor is not None else text
+
+    def flush(self) -> str:
+        text = self._surrogates.flush()
+        if self._redactor is None:
+            return text
+        return self._redactor.feed(text) + self._redactor.flush()
 
 
 async def _drain(stream: AsyncIterator[Frame]) -> None:

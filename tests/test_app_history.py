@@ -157,7 +157,7 @@ async def test_a_500_message_conversation_opens_with_its_end_first(server, histo
                 expected_tokens=None,
                 expected_method=None,
             )
-            text = f"## Answer {n}\n\n" + "Some **markdown** text. " * 40 + "\n\n- a\n- b\n"
+            text = f"## Answer {n}\n\n" + "Some **markdown** text. " * 130 + "\n\n- a\n- b\n"
             store.finish_answer(
                 answer,
                 AnswerRecord(
@@ -176,13 +176,19 @@ async def test_a_500_message_conversation_opens_with_its_end_first(server, histo
         await pilot.pause()
         took = time.perf_counter() - started
         shown = answers(app)
-        assert len(shown) == 30 and shown[-1].markdown.source.startswith("## Answer 249")
+        assert len(shown) == 10 and shown[-1].markdown.source.startswith("## Answer 249")
         (hint,) = app.screen.query(EarlierHint)
-        assert hint.hidden == 440
-        print(f"\n500-message conversation: last 60 messages on screen in {took * 1000:.0f} ms")
+        assert hint.hidden == 480
+        print(f"\n500-message conversation: its end on screen in {took * 1000:.0f} ms")
         await pilot.press("ctrl+u")
         await pilot.pause()
-        assert len(answers(app)) == 250 and not app.screen.query(EarlierHint)
+        assert len(answers(app)) == 20 and hint.hidden == 460
+        assert answers(app)[0].markdown.source.startswith("## Answer 230")
+        server.script("noted")
+        await send(pilot, "one more")
+        await wait_idle(pilot)
+    sent = server.requests[-1].body["messages"]
+    assert len(sent) == 501 and sent[0]["content"] == "question 0"  # all of it, not what is drawn
 
 
 async def test_without_a_writable_history_the_app_still_chats(server, tmp_path, monkeypatch):

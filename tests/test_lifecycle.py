@@ -243,3 +243,16 @@ async def test_ndjson_lines_split_on_newline_only():
     response = httpx.Response(200, content=chunks())
     got = [data async for _, data in ndjson_frames(response)]
     assert got == [line for line in lines if line]
+
+
+async def test_an_emoji_split_into_surrogate_halves_over_two_events_is_one_emoji(replay):
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"smile \\ud83d"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00 and a lone \\udc00."}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    replay.reply(Canned(body))
+    async with client_for(replay) as client, client.stream(request()) as answer:
+        texts = [e.text async for e in answer if isinstance(e, TextDelta)]
+    assert answer.message.text == "smile 😀 and a lone \ufffd." == "".join(texts)
+    answer.message.text.encode("utf-8")  # storable, printable

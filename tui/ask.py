@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from .format import count, stats_line
 from .recorder import Recording
 from .report import print_traceback
 from .safe_text import terminal_safe
-from .store import Store, StoreError
+from .store import HISTORY_ERRORS, Store
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
 
@@ -85,12 +84,14 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         )
         if recording is not None:
             recording.turn = turn
-            recording.prompt(options.prompt)
+            await recording.prompt(options.prompt)
         with _cancel_on_sigint():
             try:
                 outcome = await turn.run()
             except asyncio.CancelledError:
                 outcome = turn.outcome or Outcome.STOPPED  # Ctrl-C after the end changes nothing
+        if recording is not None:
+            await recording.written()
     out.end_text(complete=outcome is Outcome.FINISHED)
     message, metrics = turn.message, turn.metrics()
     if options.json:
@@ -122,17 +123,14 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
 
 
 def _recording(settings: Settings, options: AskOptions, out: _Output) -> Recording | None:
-    """A new conversation in the history for this exchange; none (and one line
+    """This exchange in the history, as a new conversation; none (and one line
     on stderr) if the history cannot be opened: the answer matters more."""
     try:
         store = Store.open()
-        conversation = store.new_conversation()
-    except (StoreError, sqlite3.Error, OSError) as exc:
+    except HISTORY_ERRORS as exc:
         out.note(f"history not saved: {exc}")
         return None
-    return Recording(
-        store, conversation, settings, options.params, warn=lambda line: out.note(line)
-    )
+    return Recording(store, None, settings, options.params, warn=lambda line: out.note(line))
 
 
 def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:

@@ -8,7 +8,6 @@ history after saying why once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,9 +22,9 @@ if TYPE_CHECKING:
     from .recorder import Recording
     from .store import ConversationRow, MessageRow, Store
 
-OPEN_LAST = 60
-"""Messages shown when a conversation opens; earlier ones load on request, so a
-500-message conversation opens at once."""
+SHOWN = 10
+"""Exchanges drawn when a conversation opens, and again at each Ctrl+U: a
+500-message conversation opens with its end, at once."""
 
 
 @dataclass
@@ -40,16 +39,16 @@ class PastAnswer:
 class ChatHistory:
     def __init__(self, warn: Callable[[str], None]) -> None:
         self._warn = warn
-        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+        self._errors: tuple[type[BaseException], ...] = (OSError,)
         self.store: Store | None = None
         self.conversation_id: int | None = None
         """The open conversation; None until the first prompt of a new chat."""
 
     def open(self) -> None:
         """After the app's first frame: the store is not imported before it."""
-        from .store import Store, StoreError
+        from .store import HISTORY_ERRORS, Store
 
-        self._errors = (StoreError, sqlite3.Error, OSError)
+        self._errors = HISTORY_ERRORS
         try:
             self.store = Store.open()
         except self._errors as exc:
@@ -61,8 +60,12 @@ class ChatHistory:
             self._warn(f"{count} answer(s) cut short by a crash were kept, marked interrupted")
 
     def close(self) -> None:
+        """After the writes still queued (an answer stopped by quitting is kept)."""
         if self.store is not None:
-            self.store.close()
+            from .recorder import WRITER
+
+            WRITER.submit(self.store.close)
+            self.store = None
 
     def _safely(self, read: Callable[[Store], object], default: object) -> object:
         if self.store is None:
@@ -76,18 +79,24 @@ class ChatHistory:
     # -- the chat being written ------------------------------------------------
 
     def recording(self, settings: Settings, params: Params) -> Recording | None:
-        """A recording for the next turn, in the open conversation (made if needed)."""
+        """A recording for the next turn, in the open conversation (a new one is
+        made with its prompt, in the writer thread)."""
         store = self.store
         if store is None:
             return None
         from .recorder import Recording
 
-        if self.conversation_id is None:
-            made = self._safely(lambda s: s.new_conversation(), None)
-            if made is None:
-                return None
-            self.conversation_id = int(made)  # type: ignore[arg-type]
-        return Recording(store, self.conversation_id, settings, params, warn=self._warn)
+        def opened(conversation_id: int) -> None:
+            self.conversation_id = conversation_id
+
+        return Recording(
+            store,
+            self.conversation_id,
+            settings,
+            params,
+            warn=self._warn,
+            on_conversation=opened,
+        )
 
     def new_chat(self) -> None:
         self.conversation_id = None
@@ -108,20 +117,14 @@ class ChatHistory:
 
     # -- a conversation reopened ---------------------------------------------
 
-    def load(
-        self, conversation_id: int, last: int | None = OPEN_LAST
-    ) -> tuple[list[PastAnswer], int]:
-        """The conversation's exchanges from its last `last` messages (all with
-        None), oldest first, and how many earlier messages were left out."""
+    def load(self, conversation_id: int) -> list[PastAnswer]:
+        """Every exchange of the conversation, oldest first: all of them are its
+        context when it continues, whatever part of it is on screen."""
         rows: list[MessageRow] = self._safely(  # type: ignore[assignment]
-            lambda s: s.messages(conversation_id, last=last), []
+            lambda s: s.messages(conversation_id), []
         )
-        if last is not None and rows and rows[0].role == "assistant":
-            rows = rows[1:]  # its prompt is among the messages left out
         self.conversation_id = conversation_id
-        head = self._safely(lambda s: s.conversation(conversation_id), None)
-        total = getattr(head, "message_count", len(rows))
-        return exchanges(rows), max(0, total - len(rows))
+        return exchanges(rows)
 
 
 def exchanges(rows: list[MessageRow]) -> list[PastAnswer]:

@@ -9,7 +9,6 @@ in one line on stderr.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from tokentide.client.config import Settings
 from .exit_codes import ExitCode
 from .format import count
 from .report import error_line
-from .store import ModelStats, NotFound, Store, StoreError
+from .store import HISTORY_ERRORS, ModelStats, NotFound, Store
 
 
 class Failed(Exception):
@@ -38,7 +37,7 @@ class Failed(Exception):
 def opened() -> Iterator[Store]:
     try:
         store = Store.open()
-    except (StoreError, sqlite3.Error, OSError) as exc:
+    except HISTORY_ERRORS as exc:
         error_line(str(exc))
         raise Failed(ExitCode.ERROR) from None
     try:

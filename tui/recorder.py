@@ -10,10 +10,11 @@ with one line of explanation and chatting goes on.
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlsplit
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from tokentide.client.config import Price, Settings
 from tokentide.client.events import (
@@ -26,32 +27,42 @@ from tokentide.client.events import (
 from tokentide.client.meter import Metrics
 
 from .prices import Cost, Priced, cost
-from .store import AnswerRecord, Store, StoreError
+from .store import HISTORY_ERRORS, AnswerRecord, NotFound, Store
 from .turn import Outcome, Params, Turn
 
-WRITE_ERRORS = (StoreError, sqlite3.Error, OSError)
+WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokentide-history")
+"""The one thread that writes the history, in order: the event loop never
+waits for the disk or for another process's lock (a 10 MB answer's
+checkpoint takes 0.14 s; a locked file, up to the 5 s busy timeout)."""
 
 
 class Recording:
-    """One turn's rows in the history."""
+    """One turn's rows in the history. Every write goes to `WRITER`, in order;
+    `warn` may be called from that thread."""
 
     def __init__(
         self,
         store: Store,
-        conversation_id: int,
+        conversation_id: int | None,
         settings: Settings,
         params: Params,
         *,
         warn: Callable[[str], None],
+        on_conversation: Callable[[int], None] = lambda _: None,
     ) -> None:
         self._store = store
         self._conversation = conversation_id
+        """None: a new conversation is made with the prompt (in the writer thread)."""
+        self._on_conversation = on_conversation
         self._settings = settings
         self._params = params
         self._warn = warn
-        self._answer: int | None = None
+        self._answer: int | None = None  # set in the writer thread
+        self._started = False
         self._final: tuple[Message, Metrics] | None = None
         self._failed = False
+        self._latest: tuple[str, str, list[dict], int] | None = None  # the next checkpoint
+        self._last: Future[Any] | None = None
         self.turn: Turn | None = None
 
     def expected_tokens(self) -> int | None:
@@ -59,43 +70,68 @@ class Recording:
         finished ones), for the tokens-saved estimate; None under 5 of them."""
         try:
             return self._store.expected_tokens(self._settings.endpoint.model)
-        except WRITE_ERRORS:
+        except HISTORY_ERRORS:
             return None
 
     # -- the turn's hooks ------------------------------------------------------
 
-    def prompt(self, text: str) -> None:
-        """Before the request goes out."""
-        self._write(lambda store: store.add_user(self._conversation, text))
+    async def prompt(self, text: str) -> None:
+        """Before the request goes out (awaited: a crash right after must find it).
+        A conversation deleted meanwhile (by another window, by `history delete`)
+        goes on as a new one."""
+
+        def add(store: Store) -> None:
+            if self._conversation is not None:
+                try:
+                    store.add_user(self._conversation, text)
+                    return
+                except NotFound:
+                    self._warn("that conversation was deleted elsewhere: this is a new one")
+            self._conversation = store.new_conversation()
+            self._on_conversation(self._conversation)
+            store.add_user(self._conversation, text)
+
+        await asyncio.wrap_future(self._submit(add))
 
     def event(self, event: StreamEvent) -> None:
         """The turn's sink (alongside the view's): the row starts at the first token."""
-        if self._answer is None and isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+        if not self._started and isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
             self._start()
 
     def checkpoint(self, turn: Turn) -> None:
-        if self._answer is None:
+        """The answer so far. If the last one is still waiting to be written, it
+        is replaced: only the latest state is worth the disk."""
+        if not self._started:
             return
         message = turn.message
-        answer = self._answer
-        received = turn.metrics().tokens_received
-        self._write(
-            lambda store: store.checkpoint(
-                answer,
-                text=message.text,
-                reasoning=message.reasoning,
-                tool_calls=[call.to_dict() for call in message.tool_calls],
-                tokens_received=received,
-            )
+        waiting = self._latest is not None
+        self._latest = (
+            message.text,
+            message.reasoning,
+            [call.to_dict() for call in message.tool_calls],
+            turn.metrics().tokens_received,
+        )
+        if not waiting:
+            self._submit(self._write_checkpoint)
+
+    def _write_checkpoint(self, store: Store) -> None:
+        latest, self._latest = self._latest, None
+        if latest is None or self._answer is None:
+            return
+        text, reasoning, tool_calls, received = latest
+        store.checkpoint(
+            self._answer,
+            text=text,
+            reasoning=reasoning,
+            tool_calls=tool_calls,
+            tokens_received=received,
         )
 
     def done(self, message: Message, metrics: Metrics, outcome: Outcome) -> None:
-        if self._answer is None:
+        if not self._started:
             self._start()  # failed or stopped before the first token: kept too
-        answer = self._answer
-        if answer is None:
-            return
         self._final = (message, metrics)
+        self._latest = None  # the ending says it all
         saved = metrics.tokens_saved
         record = AnswerRecord(
             text=message.text,
@@ -114,70 +150,96 @@ class Recording:
             ended_at=time.time(),
             error=message.error,
         )
-        self._write(lambda store: store.finish_answer(answer, record))
 
-    def price(self, overrides: Mapping[str, Price]) -> Cost | None:
-        """The finished answer's cost, written to the history too. Slow the first
-        time (the price table loads): call it off the event loop."""
-        answer, final = self._answer, self._final
-        if answer is None or final is None:
+        def finish(store: Store) -> None:
+            if self._answer is not None:
+                store.finish_answer(self._answer, record)
+
+        self._submit(finish)
+
+    async def written(self) -> None:
+        """Until every write asked for so far is done (before `ask` exits)."""
+        if self._last is not None:
+            await asyncio.wrap_future(self._last)
+
+    async def price(self, overrides: Mapping[str, Price]) -> Cost | None:
+        """The finished answer's cost, written to the history too; looked up in
+        the writer thread, after the answer's own writes (the price table takes
+        0.2 s to load the first time)."""
+        final = self._final
+        if final is None:
             return None
         message, metrics = final
         endpoint = self._settings.endpoint
-        found = cost(
-            Priced(
-                model=endpoint.model,
-                provider=endpoint.name,
-                base_url=endpoint.base_url,
-                input_tokens=message.usage.input_tokens if message.usage else None,
-                output_tokens=metrics.tokens_received,
-                counted=not metrics.estimated,
-                saved_tokens=metrics.saved,
-            ),
-            overrides,
+        answer = Priced(
+            model=endpoint.model,
+            provider=endpoint.name,
+            base_url=endpoint.base_url,
+            input_tokens=message.usage.input_tokens if message.usage else None,
+            output_tokens=metrics.tokens_received,
+            counted=not metrics.estimated,
+            saved_tokens=metrics.saved,
         )
-        if found is None:
-            self._write(lambda store: store.set_cost(answer, None, None, "none"))
-        else:
-            self._write(
-                lambda store: store.set_cost(answer, found.usd, found.saved_usd, found.source)
-            )
-        return found
+
+        def look_up(store: Store) -> Cost | None:
+            found = cost(answer, overrides)
+            if self._answer is not None:
+                store.set_cost(
+                    self._answer,
+                    found.usd if found else None,
+                    found.saved_usd if found else None,
+                    found.source if found else "none",
+                )
+            return found
+
+        return await asyncio.wrap_future(self._submit(look_up))
 
     # -- writing ---------------------------------------------------------------
 
     def _start(self) -> None:
+        self._started = True
         turn = self.turn
         endpoint = self._settings.endpoint
         expected = turn.expected if turn is not None else None
-        self._answer = self._write(
-            lambda store: store.start_answer(
+        params = {
+            key: value
+            for key, value in (
+                ("max_tokens", self._params.max_tokens),
+                ("temperature", self._params.temperature),
+                ("stream", self._params.stream),
+                ("system", self._settings.system),
+            )
+            if value is not None
+        }
+
+        def start(store: Store) -> None:
+            if self._conversation is None:
+                return  # the prompt could not be written: neither can the answer
+            self._answer = store.start_answer(
                 self._conversation,
                 provider=endpoint.name,
                 wire=endpoint.wire,
                 model=endpoint.model,
-                host=urlsplit(endpoint.base_url).netloc.rpartition("@")[2],
-                params={
-                    key: value
-                    for key, value in (
-                        ("max_tokens", self._params.max_tokens),
-                        ("temperature", self._params.temperature),
-                        ("stream", self._params.stream),
-                        ("system", self._settings.system),
-                    )
-                    if value is not None
-                },
+                host=endpoint.base_url,
+                params=params,
                 expected_tokens=expected.tokens if expected else None,
                 expected_method=expected.describe() if expected else None,
             )
-        )
 
-    def _write(self, write: Callable[[Store], int | None]) -> int | None:
-        if self._failed:
-            return None
-        try:
-            return write(self._store)
-        except WRITE_ERRORS as exc:
-            self._failed = True
-            self._warn(f"history not saved: {exc}")
-            return None
+        self._submit(start)
+
+    def _submit(self, write: Callable[[Store], Any]) -> Future[Any]:
+        """Queue a write; a failure stops the recording, said once."""
+
+        def run() -> Any:
+            if self._failed:
+                return None
+            try:
+                return write(self._store)
+            except HISTORY_ERRORS as exc:
+                self._failed = True
+                self._warn(f"history not saved: {exc}")
+                return None
+
+        self._last = WRITER.submit(run)
+        return self._last

@@ -93,6 +93,10 @@ class StoreError(Exception):
         self.path = path
 
 
+HISTORY_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.Error, OSError, UnicodeError)
+"""What a caller that must go on without history (the app, `ask`) catches."""
+
+
 class NotFound(StoreError):
     """A conversation that is not (or no longer) there, e.g. deleted in another window."""
 

@@ -11,6 +11,7 @@ footer, the notification - so the server sees EOF within milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widget import Widget
 
 from tokentide.client.config import Settings
 
@@ -30,7 +32,7 @@ from tokentide.client.events import Message, StreamEvent
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
-from ..chat_history import OPEN_LAST, ChatHistory
+from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..garbage import settle_garbage
 from ..recorder import Recording
 from ..session import SessionTotals
@@ -94,6 +96,8 @@ class ChatScreen(Screen):
         self.in_flight: _InFlight | None = None
         self.totals = SessionTotals()
         self.history = ChatHistory(warn=self._warn)
+        self._undrawn: list[PastAnswer] = []
+        """Exchanges of a reopened conversation not drawn yet (Ctrl+U draws them)."""
         self._stopping = False
 
     def compose(self) -> ComposeResult:
@@ -140,6 +144,7 @@ class ChatScreen(Screen):
         return None
 
     def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.composer.focus()
         self.status.idle(self.totals.describe())
         # After the first frame: the key bar (its ten keys are widgets, laid
@@ -158,7 +163,15 @@ class ChatScreen(Screen):
         self.composer.prompts[:0] = self.history.prompts()
 
     def _warn(self, line: str) -> None:
-        self.notify(line, title="history", severity="warning", timeout=8, markup=False)
+        """A history problem, said once. The history writes from its own thread,
+        so this only schedules the notice on the app's loop (never waits on it:
+        at exit there may be no loop left to wait on)."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+            self._loop.call_soon_threadsafe(self._notify_history, line)
+
+    def _notify_history(self, line: str) -> None:
+        if self.is_attached:
+            self.notify(line, title="history", severity="warning", timeout=8, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do not apply now are hidden and pass through to the
@@ -199,9 +212,11 @@ class ChatScreen(Screen):
                 recording.event(event)
 
         def done(message: Message, metrics: Metrics, outcome: Outcome) -> None:
-            if recording is not None:
-                recording.done(message, metrics, outcome)  # the history first
-            self._record(view, prompt, message, metrics, outcome)
+            try:
+                if recording is not None:
+                    recording.done(message, metrics, outcome)  # the history first
+            finally:
+                self._record(view, prompt, message, metrics, outcome)
 
         expected = recording.expected_tokens() if recording is not None else None
         turn = Turn(
@@ -216,7 +231,6 @@ class ChatScreen(Screen):
         )
         if recording is not None:
             recording.turn = turn
-            recording.prompt(prompt)  # committed before the request is sent
         # Streaming from now, before the first await: a second Enter must not
         # start another answer, and a stop key must have one to stop.
         self.turns.append(turn)
@@ -228,6 +242,8 @@ class ChatScreen(Screen):
         self._hide_hint()
         view.start(lambda: turn.message)
         status.streaming(turn.metrics)
+        if recording is not None and not self._stopping:
+            await recording.prompt(prompt)  # committed before the request is sent
         if self._stopping or self.composer.stop_requested:
             # Stopped before it could be sent (Enter, then Esc at once): nothing is sent.
             self.composer.stop_requested = False
@@ -242,7 +258,7 @@ class ChatScreen(Screen):
 
     async def _price(self, view: AssistantMessage, recording: Recording) -> None:
         """The answer's cost, looked up off the event loop (the price table is slow to load)."""
-        found = await asyncio.to_thread(recording.price, self.settings.prices)
+        found = await recording.price(self.settings.prices)
         if found is not None and view.is_attached:
             view.show_cost(found)
 
@@ -343,6 +359,7 @@ class ChatScreen(Screen):
     async def action_new_chat(self) -> None:
         await self.stop_streaming()
         self.turns.clear()
+        self._undrawn = []
         self.history.new_chat()
         await self.conversation.remove_children()
         self.status.idle(self.totals.describe())
@@ -377,29 +394,43 @@ class ChatScreen(Screen):
         await self.open_conversation(event.conversation_id)
         self._close_panel()
 
-    async def open_conversation(self, conversation_id: int, *, everything: bool = False) -> None:
-        """Show a stored conversation (its last messages, or all of them) and
-        continue it: the next prompt is sent with its turns."""
+    async def open_conversation(self, conversation_id: int) -> None:
+        """Show a stored conversation's last exchanges and continue it: the next
+        prompt is sent with all its turns, drawn or not."""
         await self.stop_streaming()
-        past, hidden = self.history.load(conversation_id, None if everything else OPEN_LAST)
+        past = self.history.load(conversation_id)
         self.turns = [exchange.turn for exchange in past]  # type: ignore[misc]
+        self._undrawn = past[:-SHOWN] if len(past) > SHOWN else []
         await self.conversation.remove_children()
-        widgets: list = []
-        if hidden > 0:
-            widgets.append(EarlierHint(hidden))
+        shown = past[len(self._undrawn) :]
+        if self._undrawn:
+            await self.conversation.mount(EarlierHint(2 * len(self._undrawn)))
+        await self._draw_past(shown)
+        self.conversation.follow()
+
+    async def _draw_past(self, past: list[PastAnswer], *, after: Widget | None = None) -> None:
+        widgets: list[Widget] = []
         views = []
         for exchange in past:
             view = AssistantMessage()
             widgets += [UserMessage(exchange.turn.prompt.text), view]
             views.append((view, exchange))
-        await self.conversation.mount_all(widgets)
+        await self.conversation.mount_all(widgets, after=after)
         for view, exchange in views:
             view.show_past(exchange.turn.message, exchange.metrics, exchange.interrupted)
-        self.conversation.follow()
 
     async def action_load_earlier(self) -> None:
-        if self.history.conversation_id is not None and self.query(EarlierHint):
-            await self.open_conversation(self.history.conversation_id, everything=True)
+        """The next exchanges up, drawn above the ones on screen."""
+        hints = self.query(EarlierHint)
+        if not hints or not self._undrawn:
+            return
+        hint = hints.first()
+        batch, self._undrawn = self._undrawn[-SHOWN:], self._undrawn[:-SHOWN]
+        await self._draw_past(batch, after=hint)
+        if self._undrawn:
+            hint.count(2 * len(self._undrawn))
+        else:
+            await hint.remove()
 
     @on(HistoryPanel.RenameAsked)
     def _rename(self, event: HistoryPanel.RenameAsked) -> None:

@@ -18,10 +18,12 @@ class EarlierHint(Static):
     """
 
     def __init__(self, hidden: int) -> None:
-        super().__init__(
-            f"▲ {count(hidden, 'earlier message')} · Ctrl+U or a click shows them", markup=False
-        )
+        super().__init__("", markup=False)
+        self.count(hidden)
+
+    def count(self, hidden: int) -> None:
         self.hidden = hidden
+        self.update(f"▲ {count(hidden, 'earlier message')} · Ctrl+U or a click shows more")
 
     async def on_click(self) -> None:
         await self.screen.run_action("load_earlier")
