@@ -1010,3 +1010,55 @@ def test_one_store_is_safe_across_threads(store):
     thread.join()
     assert errors == []
     assert store.messages(chat)[0].text == "x" * 199
+
+
+def test_words_inside_chinese_or_japanese_sentences_are_found(store):
+    conversation = store.new_conversation()
+    store.add_user(conversation, "q")
+    answer(store, conversation, "你好世界，今天天气很好。日本語のテキストです。")
+    for word in ("世界", "天气", "テキスト"):
+        assert [hit.conversation_id for hit in store.search(word)] == [conversation], word
+
+
+def test_a_search_of_thousands_of_words_is_still_a_search(store):
+    conversation = store.new_conversation()
+    store.add_user(conversation, "q")
+    answer(store, conversation, "percent % signs")
+    assert [h.conversation_id for h in store.search("% " * 3000)] == [conversation]  # LIKE
+    assert [h.conversation_id for h in store.search("percent " + "signs " * 3000)] == [conversation]
+
+
+def test_an_export_closes_a_fence_left_open_by_a_stop(store):
+    conversation = store.new_conversation()
+    store.add_user(conversation, "code please")
+    answer(store, conversation, "Here:\n\n```python\ndef f(", outcome="stopped", tokens_saved=90)
+    store.add_user(conversation, "and then?")
+    exported = store.export_markdown(conversation)
+    assert "```python\ndef f(\n```" in exported
+    after = exported.split("def f(\n```", 1)[1]
+    assert "## You" in after and "and then?" in after
+
+
+def test_a_file_with_another_programs_views_or_version_is_refused(tmp_path):
+    for setup in ("CREATE VIEW v AS SELECT 1", "PRAGMA user_version = 7"):
+        path = tmp_path / f"{abs(hash(setup))}.db"
+        with sqlite3.connect(path) as db:
+            db.execute(setup)
+        before = path.read_bytes()
+        with pytest.raises(StoreError, match="not a tokentide history"):
+            Store.open(path)
+        assert path.read_bytes() == before
+
+
+def test_answers_nothing_priced_are_priced_again_once_the_config_prices_them(store):
+    from tokentide.client.config import Price
+    from tokentide.tui.prices import price_answers
+
+    conversation = store.new_conversation()
+    store.add_user(conversation, "q")
+    answer(store, conversation, model="house-model", tokens=1000, input_tokens=500)
+    assert price_answers(store, {}) == 1
+    assert store.messages(conversation)[-1].cost_usd is None
+    assert price_answers(store, {}) == 0  # looked at once
+    price_answers(store, {"house-model": Price(input=1.0, output=2.0)})
+    assert store.messages(conversation)[-1].cost_usd == pytest.approx((500 * 1 + 1000 * 2) / 1e6)

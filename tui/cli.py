@@ -181,7 +181,6 @@ def history_list(
 def history_show(
     conversation: Annotated[int, typer.Argument(help="The id from `history list`.")],
     json_out: JsonOpt = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown transcript.")] = True,
 ) -> None:
     """One conversation: a Markdown transcript (the default) or JSON."""
     from . import history_cli

@@ -22,6 +22,7 @@ from tokentide.client.config import Settings
 from .exit_codes import ExitCode
 from .format import count
 from .report import error_line
+from .safe_text import terminal_safe
 from .store import HISTORY_ERRORS, ModelStats, NotFound, Store
 
 
@@ -50,6 +51,10 @@ def opened() -> Iterator[Store]:
 
 
 def _print(text: str) -> None:
+    """To stdout; a terminal gets no control characters from stored text (a model's
+    escape sequences), a pipe or file the exact text."""
+    if sys.stdout.isatty():
+        text = terminal_safe(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

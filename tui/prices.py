@@ -36,6 +36,8 @@ class Cost:
     """A count behind it was estimated (no usage from the server)."""
     source: str
     """Where the price came from: "config" or "genai-prices"."""
+    output_only: bool = False
+    """The server did not say how long the prompt was: the prompt is not in `usd`."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,7 @@ def _from_price(answer: Priced, input_per_m: float, output_per_m: float, source:
     saved = None
     if answer.saved_tokens is not None:
         saved = answer.saved_tokens * output_per_m / 1e6
-    estimated = answer.input_tokens is None or not answer.counted
-    return Cost(usd, saved, estimated, source)
+    return Cost(usd, saved, not answer.counted, source, output_only=answer.input_tokens is None)
 
 
 def _lookup(answer: Priced) -> tuple[float, float] | None:
@@ -85,15 +86,8 @@ def _lookup(answer: Priced) -> tuple[float, float] | None:
         return None
     million = 1_000_000
     try:
-        per_input = calc_price(
-            Usage(input_tokens=million, output_tokens=0),
-            answer.model,
-            provider_id=_provider_id(answer.provider),
-            provider_api_url=answer.base_url or None,
-            genai_request_timestamp=answer.when,
-        )
-        per_output = calc_price(
-            Usage(input_tokens=0, output_tokens=million),
+        per_million = calc_price(
+            Usage(input_tokens=million, output_tokens=million),
             answer.model,
             provider_id=_provider_id(answer.provider),
             provider_api_url=answer.base_url or None,
@@ -101,7 +95,7 @@ def _lookup(answer: Priced) -> tuple[float, float] | None:
         )
     except (LookupError, ValueError):
         return None
-    return float(per_input.total_price), float(per_output.total_price)
+    return float(per_million.input_price), float(per_million.output_price)
 
 
 def _provider_id(provider: str) -> str | None:
@@ -109,16 +103,22 @@ def _provider_id(provider: str) -> str | None:
     return provider if provider in ("openai", "anthropic") else None
 
 
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+"""Carrier-grade NAT space, where Tailscale puts the machines of a tailnet."""
+
+
 def _local(base_url: str) -> bool:
     """A server on this machine or a private network: nothing to pay per token."""
     host = urlsplit(base_url).hostname or ""
-    if host in ("localhost", "") or host.endswith(".local"):
+    if host in ("localhost", "", "host.docker.internal") or host.endswith((".local", ".internal")):
         return True
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or address.is_private or address.is_link_local
+    if address.is_loopback or address.is_private or address.is_link_local:
+        return True
+    return address.version == 4 and address in _SHARED
 
 
 def usd(value: float) -> str:
@@ -136,7 +136,7 @@ def price_answers(store: Store, overrides: Mapping[str, Price]) -> int:
     Done when a cost is first wanted (`stats`, the app after an answer), not
     while answering: the price table takes 0.2 s to load.
     """
-    rows = store.unpriced()
+    rows = store.unpriced(priced_models=list(overrides))
     for row in rows:
         found = cost(
             Priced(

@@ -44,6 +44,7 @@ import errno
 import json
 import math
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -544,9 +545,21 @@ def _check_ours(db: sqlite3.Connection, path: Path, migrations: Sequence[Migrati
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     if app_id not in (0, APPLICATION_ID):
         raise _not_ours(path, f"application id {app_id:#x}")
-    if app_id == 0 and set(tables) - {"_migrations"}:
-        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
-        raise _not_ours(path, f"it holds other tables: {shown}")
+    if app_id == 0:
+        # Not stamped as ours: only a truly empty file may become ours (another
+        # program's views, indexes or user_version say it is theirs).
+        others = [
+            f"{kind} {name}"
+            for kind, name in db.execute(
+                "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            )
+            if name != "_migrations"
+        ]
+        if others:
+            shown = ", ".join(sorted(others)[:5]) + (", …" if len(others) > 5 else "")
+            raise _not_ours(path, f"it holds other things: {shown}")
+        if version := db.execute("PRAGMA user_version").fetchone()[0]:
+            raise _not_ours(path, f"user_version {version}")
     if "_migrations" in tables:
         known = {m.__name__ for m in migrations}
         applied = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")]
@@ -640,12 +653,16 @@ def _sync_search_index(db: sqlite3.Connection, wanted: bool) -> bool:
     return True
 
 
+MAX_WORDS = 20
+"""Words of a search used (thousands make SQLite's expression tree too large)."""
+
+
 def fts_query(text: str) -> str | None:
     """User text as an FTS5 query that cannot be a syntax error: every word a quoted
     string (so `"`, `*`, `AND`, `(` are just text), all words required, the last one
     a prefix (the search box filters as you type). None when no word has a letter or
     digit (FTS5 would find nothing: LIKE looks for the characters instead)."""
-    words = [w for w in text.split() if any(c.isalnum() for c in w)]
+    words = [w for w in text.split() if any(c.isalnum() for c in w)][:MAX_WORDS]
     if not words:
         return None
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
@@ -677,10 +694,12 @@ def _fts_match(query: str) -> _Match | None:
 
 def _like_match(query: str) -> _Match:
     """Text or reasoning contains every word (case-insensitive for ASCII only)."""
-    terms = query.split()
+    terms = query.split()[:MAX_WORDS]
     clause = "(m.text LIKE ? ESCAPE '\\' OR m.reasoning LIKE ? ESCAPE '\\')"
     args = [pattern for term in terms for pattern in [_like_pattern(term)] * 2]
-    return _Match(" AND ".join([clause] * len(terms)), args, terms, full_text=False)
+    # Like the index: an answer still being written is not searched yet.
+    condition = " AND ".join([clause] * len(terms) + ["m.outcome IS NOT 'streaming'"])
+    return _Match(condition, args, terms, full_text=False)
 
 
 def _snippet(
@@ -785,6 +804,8 @@ class Store:
             _check_ours(db, self.path, migrations)  # reads only: nothing written before it
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            # After a 10 MB answer the log would otherwise stay at 20 MB on disk.
+            db.execute("PRAGMA journal_size_limit = 4194304")
             migrate(db, migrations)
             self._fts = _sync_search_index(db, fts)
             self.recovered = self._recover()
@@ -960,17 +981,18 @@ class Store:
                 (self._now(), answer_id),
             )
 
-    def unpriced(self, limit: int | None = None) -> list[MessageRow]:
+    def unpriced(self, priced_models: Sequence[str] = ()) -> list[MessageRow]:
         """Ended answers not priced yet (pricing loads a price table: it is done
-        after the fact, by whoever next needs a cost, and only once an answer)."""
+        after the fact, by whoever next needs a cost, and only once an answer),
+        and those nothing priced before whose model now has a price of its own."""
+        marks = ", ".join("?" * len(priced_models))
+        again = f" OR (price_source = 'none' AND model IN ({marks}))" if priced_models else ""
         sql = (
             f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM messages WHERE role = 'assistant' "
-            "AND outcome != 'streaming' AND price_source IS NULL ORDER BY id"
+            f"AND outcome != 'streaming' AND (price_source IS NULL{again}) ORDER BY id"
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         with self._read() as db:
-            return [_message(row) for row in db.execute(sql)]
+            return [_message(row) for row in db.execute(sql, list(priced_models))]
 
     def set_cost(
         self, answer_id: int, cost_usd: float | None, saved_usd: float | None, source: str
@@ -1041,10 +1063,15 @@ class Store:
         with self._read():
             if self._fts and (fts := _fts_match(query)):
                 try:
-                    return run(fts)
+                    found = run(fts)
                 except sqlite3.OperationalError as exc:
                     if "fts5" not in str(exc):
                         raise
+                else:
+                    # Nothing found may be the tokenizer: it keeps a run of Chinese or
+                    # Japanese as one word, so a word inside a sentence is not a token.
+                    if found:
+                        return found
             return run(_like_match(query))
 
     def conversation(self, conversation_id: int) -> ConversationRow | None:
@@ -1330,6 +1357,21 @@ def _footer(m: MessageRow) -> str | None:
     return "— " + " · ".join(facts)
 
 
+def _closed_fences(text: str) -> str:
+    """`text` with a fence left open (an answer stopped mid-code) closed, so the
+    footer and every later message do not become code."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is None:
+            match = re.match(r"(`{3,}|~{3,})", stripped)
+            if match and len(line) - len(line.lstrip(" ")) < 4:
+                fence = match.group(1)
+        elif stripped.startswith(fence) and not stripped.strip(fence[0]):
+            fence = None
+    return text if fence is None else f"{text}\n{fence}"
+
+
 def _markdown_message(m: MessageRow) -> str:
     if m.role == "user":
         return f"## You\n\n{m.text}"
@@ -1337,7 +1379,7 @@ def _markdown_message(m: MessageRow) -> str:
     if m.reasoning:
         parts.append(_quote(f"**Thinking**\n\n{m.reasoning}"))
     if m.text:
-        parts.append(m.text)
+        parts.append(_closed_fences(m.text))
     if m.tool_calls:
         parts.append(_fenced(json.dumps(m.tool_calls, indent=2, ensure_ascii=False), "json"))
     if footer := _footer(m):

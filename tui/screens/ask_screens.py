@@ -9,12 +9,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ..safe_text import terminal_safe
+
 
 class Confirm(ModalScreen[bool]):
-    """`question`, answered with Y / Enter (yes) or N / Esc (no)."""
+    """`question`, answered with Y (yes) or N / Esc (no): Enter, typed on from a
+    list, must not delete anything."""
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
 
@@ -28,7 +31,7 @@ class Confirm(ModalScreen[bool]):
 
     def __init__(self, question: str) -> None:
         super().__init__()
-        self.question = question
+        self.question = terminal_safe(question)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -54,7 +57,7 @@ class Rename(ModalScreen[str | None]):
 
     def __init__(self, title: str) -> None:
         super().__init__()
-        self.title_now = title
+        self.title_now = " ".join(terminal_safe(title).split())
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -146,8 +146,11 @@ class AssistantMessage(LaidOutOnce, Vertical):
     def show_cost(self, cost: Cost) -> None:
         """The answer's price, once known (it is looked up after the answer ends)."""
         mark = "~" if cost.estimated else ""
-        line = f"{self.footer.render()} · {mark}{usd(cost.usd)}"
-        tip = f"cost: {mark}{usd(cost.usd)} ({cost.source})"
+        what = " (answer only)" if cost.output_only else ""
+        line = f"{self.footer.render()} · {mark}{usd(cost.usd)}{what}"
+        tip = f"cost: {mark}{usd(cost.usd)}{what} ({cost.source})"
+        if cost.output_only:
+            tip += "; the server did not count the prompt, so its price is not in it"
         if cost.saved_usd:
             line += f" · ~{usd(cost.saved_usd)} not spent"
             tip += f"; ~{usd(cost.saved_usd)} not spent: an estimate, not a bill"
