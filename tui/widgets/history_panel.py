@@ -32,6 +32,7 @@ class HistoryPanel(Vertical):
         dock: left;
         width: 44;
         height: 1fr;
+        margin: 1 0 1 0;  /* between the title bar and the key bar */
         display: none;
         border-right: vkey $border-blurred;
         background: $surface;
