@@ -152,8 +152,10 @@ async def _tokens(answer: Answer, comment: bytes, limit: int | None) -> int:
             if counts_as_token(kind):
                 tokens += 1
             i += 1
-        if not batch:
+        if not batch and not tokens:
             continue  # woke a hair early
+        # Tokens with no bytes of their own (an encoder that sends a tool call
+        # whole, at the end) were still generated: they count as sent.
         changes: dict[str, Any] = {"tokens_sent": sent + tokens}
         if answer.exchange.record.first_token_at is None:
             changes["first_token_at"] = time.perf_counter()

@@ -32,6 +32,7 @@ from .encoder import Api, Reply, Route
 from .exchange import Exchange
 from .faults import check_fault, http_status
 from .h11conn import BadRequest, Disconnected, HttpConnection, Request
+from .ollama import OllamaChat
 from .openai import OpenAIChat
 from .plan import MODELS, ChatRequest, Plan, Script, make_plan
 from .records import RecordBook, RequestRecord
@@ -42,7 +43,7 @@ STOP_TIMEOUT = 10.0
 """Seconds stop() waits for the server thread."""
 
 #: The APIs the server speaks, first match wins; the first also answers unknown paths.
-_APIS: tuple[Api, ...] = (OpenAIChat(),)
+_APIS: tuple[Api, ...] = (OpenAIChat(), OllamaChat())
 
 
 class DemoServer:
@@ -323,6 +324,8 @@ class DemoServer:
         chat = api.parse_chat(ex.request, ex.record.body)
         if isinstance(chat, Reply):
             return await self._refuse(ex, chat)
+        # Some APIs name the model in the path or stream by default: record what was meant.
+        ex.update(model=chat.model, stream=chat.stream)
         if chat.model not in MODELS:
             return await self._refuse(ex, api.unknown_model(chat.model))
         plan = self._plan(chat)
