@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Finished,
         Message,
         ReasoningDelta,
+        Replay,
         Started,
         StreamEvent,
         TextDelta,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     )
     from .lifecycle import State
     from .meter import Expectation, Metrics, TokensSaved, expectation
-    from .request import ChatRequest
+    from .request import ChatRequest, OutputSchema, Thinking, Tool
     from .stream import AnswerStream, ChatClient
 
 _WHERE = {
@@ -60,6 +61,7 @@ _WHERE = {
     "Finished": "events",
     "Message": "events",
     "ReasoningDelta": "events",
+    "Replay": "events",
     "Started": "events",
     "StreamEvent": "events",
     "TextDelta": "events",
@@ -71,6 +73,9 @@ _WHERE = {
     "TokensSaved": "meter",
     "expectation": "meter",
     "ChatRequest": "request",
+    "OutputSchema": "request",
+    "Thinking": "request",
+    "Tool": "request",
     "AnswerStream": "stream",
     "ChatClient": "stream",
     "State": "lifecycle",
@@ -89,17 +94,21 @@ __all__ = [
     "Finished",
     "Message",
     "Metrics",
+    "OutputSchema",
     "ReasoningDelta",
     "Redactor",
+    "Replay",
     "Secrets",
     "Settings",
     "Started",
     "State",
     "StreamEvent",
     "TextDelta",
+    "Thinking",
     "Timeouts",
     "TokensSaved",
     "TokentideError",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
     "Usage",

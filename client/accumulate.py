@@ -21,6 +21,7 @@ from .events import (
     Finished,
     Message,
     ReasoningDelta,
+    Replay,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -90,7 +91,10 @@ class Accumulator:
             self._message.usage = merge_usage(self._message.usage, event)
         elif isinstance(event, Finished):
             self._message.finish_reason = event.reason
+            self._message.native_finish_reason = event.native
             self.finish_tool_calls()
+        elif isinstance(event, Replay):
+            self._message.replay.append(event)
 
     def _add_tool_fragment(self, event: ToolCallDelta) -> None:
         calls = self._message.tool_calls

@@ -5,6 +5,7 @@ TOML config file (`config.toml` in the platformdirs config directory, or the
 file named by `TOKENTIDE_CONFIG`), built-in defaults. The provider itself is
 chosen by `--provider`, `TOKENTIDE_PROVIDER` or the file's `provider`; when
 none names one, the environment decides (`--base-url`/`OPENAI_*` -> openai,
+`ANTHROPIC_*` -> anthropic, `GEMINI_API_KEY`/`GOOGLE_API_KEY` -> gemini,
 `OLLAMA_HOST` -> ollama), and with nothing configured at all the built-in
 demo provider answers offline.
 
@@ -38,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .errors import SECRET_NAME, ConfigError, Secrets, one_line
-from .providers import IMPLEMENTED_WIRES, WIRES
+from .providers import WIRES
 
 APP_NAME = "tokentide"
 CONFIG_ENV = "TOKENTIDE_CONFIG"
@@ -52,6 +53,8 @@ class BuiltinProvider:
     model: str
     key_env: str | None = None
     base_url_env: str | None = None
+    other_key_envs: tuple[str, ...] = ()
+    """Variables also read for the key, after `key_env` (GOOGLE_API_KEY for Gemini)."""
 
 
 BUILTIN_PROVIDERS: Mapping[str, BuiltinProvider] = MappingProxyType(
@@ -63,21 +66,44 @@ BUILTIN_PROVIDERS: Mapping[str, BuiltinProvider] = MappingProxyType(
             "OPENAI_API_KEY",
             "OPENAI_BASE_URL",
         ),
-        "anthropic": BuiltinProvider(
-            "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"
+        # Base URLs follow each ecosystem's own variable: OpenAI's include /v1,
+        # Anthropic's, Ollama's and Google's are the host.
+        "responses": BuiltinProvider(
+            "responses",
+            "https://api.openai.com/v1",
+            "gpt-4o-mini",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
         ),
-        # Ollama's OpenAI-compatible /v1 until the native wire format lands.
+        "anthropic": BuiltinProvider(
+            "anthropic",
+            "https://api.anthropic.com",
+            "claude-sonnet-4-5",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+        ),
         "ollama": BuiltinProvider(
-            "openai", "http://127.0.0.1:11434/v1", "llama3.2", None, "OLLAMA_HOST"
+            "ollama", "http://127.0.0.1:11434", "llama3.2", None, "OLLAMA_HOST"
+        ),
+        "gemini": BuiltinProvider(
+            "gemini",
+            "https://generativelanguage.googleapis.com",
+            "gemini-2.5-flash",
+            "GEMINI_API_KEY",
+            other_key_envs=("GOOGLE_API_KEY",),
         ),
         # No base URL: the app starts the demo server and fills it in.
         DEMO: BuiltinProvider("openai", "", "demo"),
     }
 )
 
+_HOST_SUFFIXES = {"anthropic": ("/v1",), "ollama": ("/api", "/v1"), "gemini": ("/v1beta",)}
+"""What a base URL copied from elsewhere may end with, for wires whose base URL
+is the host: the request paths add it again."""
+
 _TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts", "prices")
 _PRICE_KEYS = ("input", "output")
-_SECTION_KEYS = ("wire", "base_url", "model", "api_key_env", "api_key", "headers")
+_SECTION_KEYS = ("wire", "base_url", "model", "api_key_env", "api_key", "headers", "http2")
 _TIMEOUT_KEYS = ("connect", "read")
 _RENAMED = {"kind": "wire"}
 
@@ -119,6 +145,8 @@ class Endpoint:
     httpx would otherwise join request paths after the query."""
     demo: bool = False
     """The built-in demo provider: the app starts the server and sets `base_url`."""
+    http2: bool = False
+    """Speak HTTP/2 (`--http2`, `http2 = true`): ALPN over https, prior knowledge over http."""
 
     def __post_init__(self) -> None:
         # A read-only copy: a caller's dict changing later must not change this.
@@ -205,6 +233,7 @@ def resolve(
     system: str | None = None,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
+    http2: bool | None = None,
 ) -> Settings:
     """Settings from options, environment and the config file, in that order.
 
@@ -215,9 +244,9 @@ def resolve(
     top = _read_config(env, path)
     name, notice = _provider_name(provider, base_url, env, top)
     if name == DEMO:
-        endpoint = _demo_endpoint(model)
+        endpoint = _demo_endpoint(model, bool(http2))
     else:
-        endpoint = _endpoint(name, top, env, model=model, base_url=base_url)
+        endpoint = _endpoint(name, top, env, model=model, base_url=base_url, http2=http2)
     return Settings(
         endpoint=endpoint,
         system=system if system is not None else top.text("system"),
@@ -246,28 +275,46 @@ def _provider_name(
     return _detect(base_url, env)
 
 
+_DETECT = (
+    ("openai", ("OPENAI_API_KEY", "OPENAI_BASE_URL")),
+    ("anthropic", ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")),
+    ("gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
+    ("ollama", ("OLLAMA_HOST",)),
+)
+"""Which provider a variable points to, in the order they are tried."""
+
+
 def _detect(base_url: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
-    if base_url or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+    if base_url:
         return "openai", None
-    if env.get("OLLAMA_HOST"):
-        return "ollama", None
-    if env.get("ANTHROPIC_API_KEY"):
-        return DEMO, (
-            "ANTHROPIC_API_KEY is set, but the Anthropic wire format is not supported yet: "
-            "using the built-in demo provider (offline)"
+    found = [(name, var) for name, names in _DETECT for var in names if env.get(var)]
+    if found:
+        name, var = found[0]
+        others = sorted({n for n, _ in found} - {name})
+        if not others:
+            return name, None
+        return name, (
+            f"using {name} (from ${var}); {', '.join(others)} also configured: "
+            "pick one with --provider"
         )
+    names = ", ".join(var for _, names in _DETECT for var in names[:1])
     return DEMO, (
-        "no provider configured (no OPENAI_API_KEY, OPENAI_BASE_URL, OLLAMA_HOST or config "
-        "file): using the built-in demo provider (offline)"
+        f"no provider configured (no {names} or config file): using the built-in demo "
+        "provider (offline)"
     )
 
 
-def _demo_endpoint(model: str | None) -> Endpoint:
+def _demo_endpoint(model: str | None, http2: bool = False) -> Endpoint:
     # The demo serves its own models: a model meant for a real provider
     # (TOKENTIDE_MODEL, the file) must not break the offline fallback.
     builtin = BUILTIN_PROVIDERS[DEMO]
     return Endpoint(
-        name=DEMO, wire=builtin.wire, base_url="", model=model or builtin.model, demo=True
+        name=DEMO,
+        wire=builtin.wire,
+        base_url="",
+        model=model or builtin.model,
+        demo=True,
+        http2=http2,
     )
 
 
@@ -278,6 +325,7 @@ def _endpoint(
     *,
     model: str | None,
     base_url: str | None,
+    http2: bool | None = None,
 ) -> Endpoint:
     builtin = BUILTIN_PROVIDERS.get(name)
     section = _section(name, top, builtin)
@@ -294,6 +342,7 @@ def _endpoint(
         key_from=key_from,
         headers=_headers(name, section),
         params=params,
+        http2=http2 if http2 is not None else bool(section.get("http2", bool)),
     )
 
 
@@ -331,11 +380,6 @@ def _wire(name: str, section: _Table, builtin: BuiltinProvider | None) -> str:
             f"wire = {wire!r} in {where} is not a wire format",
             fix=f"use one of: {', '.join(WIRES)}",
         )
-    if wire not in IMPLEMENTED_WIRES:
-        raise ConfigError(
-            f"wire = {wire!r} in {where} is not supported yet",
-            fix='use wire = "openai" with an OpenAI-compatible base_url',
-        )
     return wire
 
 
@@ -344,11 +388,6 @@ def _builtin_wire(name: str, builtin: BuiltinProvider | None, where: str) -> str
         raise ConfigError(
             f"{where} has no wire (the format its requests are written in)",
             fix=f'add wire = "openai" (or {", ".join(WIRES[1:])})',
-        )
-    if builtin.wire not in IMPLEMENTED_WIRES:
-        raise ConfigError(
-            f"provider {name!r} uses the {builtin.wire} wire format, which is not supported yet",
-            fix="use --provider openai with an OpenAI-compatible --base-url",
         )
     return builtin.wire
 
@@ -366,10 +405,14 @@ def _api_key(
             "an environment variable (letters, digits, _), not the key",
             fix='e.g. api_key_env = "LAB_API_KEY", with the key in that variable',
         )
-    key_env = key_env or (builtin.key_env if builtin else None)
-    if key_env and (key := env.get(key_env)):
-        _check_key(key, f"${key_env}")
-        return key, key_env, f"${key_env}"
+    named = [key_env] if key_env else []
+    if builtin is not None and not key_env:
+        named = [n for n in (builtin.key_env, *builtin.other_key_envs) if n]
+    for name in named:
+        if key := env.get(name):
+            _check_key(key, f"${name}")
+            return key, name, f"${name}"
+    key_env = named[0] if named else None
     key = section.text("api_key")
     if key is None:
         return None, key_env, None
@@ -399,7 +442,7 @@ def _base_url(
     for url, source in candidates:
         if url:
             _check_url(url, source)
-            return url
+            return _host_url(url, wire)
     raise ConfigError(
         f"provider {name!r} has no base URL",
         fix=f"pass --base-url or set base_url under {section.where} in {section.path}",
@@ -529,8 +572,8 @@ class _Table:
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, kind):
-            names = {str: "a string", int: "an integer", dict: "a table"}
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            names = {str: "a string", int: "an integer", dict: "a table", bool: "true or false"}
             wanted = names.get(kind, "a number") if isinstance(kind, type) else "a number"
             # A number is shown; anything else only by its kind: a key pasted
             # into the wrong place must not end up on the screen.
@@ -620,6 +663,18 @@ def _check_url(url: str, source: str) -> None:
             f"{url!r} ({source}) is not a usable base URL",
             fix="use http(s)://host[:port]/path, e.g. http://127.0.0.1:8080/v1",
         )
+
+
+def _host_url(url: str, wire: str) -> str:
+    """`https://api.anthropic.com/v1` -> `https://api.anthropic.com` for a wire
+    whose paths start with the version; the query is kept."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    for suffix in _HOST_SUFFIXES.get(wire, ()):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+    return url
 
 
 def _ollama_url(host: str, wire: str) -> str:

@@ -1,6 +1,6 @@
 """The unified stream events and the message they fold into.
 
-Every wire format (OpenAI chat, Anthropic, Responses, Ollama) is translated into
+Every wire format (OpenAI chat, Anthropic, Responses, Ollama, Gemini) is translated into
 these few plain dataclasses, so the accumulator, the meter, the CLI, the TUI and
 the store each handle one vocabulary instead of four. They are deliberately
 free of httpx and of any UI type: data moves one way, wire -> events -> message.
@@ -60,7 +60,9 @@ class Usage:
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    """Every token the provider bills as output, reasoning included."""
     reasoning_tokens: int | None = None
+    """The part of `output_tokens` spent on reasoning, when the provider says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +73,37 @@ class Finished:
     ...) or None when the server ended without one (llama-cpp-python sends
     `[DONE]` with no finish reason when it preempts a request: the answer was
     cut off, not finished).
+
+    `reason` is normalised across providers (see `FINISH_REASONS`); `native`
+    keeps the provider's own word (`end_turn`, `MAX_TOKENS`, ...), because
+    a user comparing with the provider's docs or logs looks for that one.
     """
 
     reason: str | None
+    native: str | None = None
 
 
-StreamEvent = Started | TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finished
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Part of an answer a provider needs back, verbatim, to continue the
+    conversation: an Anthropic thinking block with its signature, a redacted
+    thinking block, a Gemini thought signature. Never shown; `wire` says
+    which format it belongs to, so it is only ever sent back to that one.
+    """
+
+    wire: str
+    data: dict[str, Any]
+
+
+StreamEvent = Started | TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finished | Replay
+
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "pause", "error", "other")
+"""The normalised finish reasons: the answer ended on its own (`stop`), hit
+the token limit or the context window (`length`), asks for tools
+(`tool_calls`), was withheld by a safety system (`content_filter`), paused
+by a long-running server-side tool (`pause`, Anthropic's `pause_turn`),
+ended by a provider-side failure such as a malformed function call
+(`error`), or anything else (`other`)."""
 
 
 @dataclass(slots=True)
@@ -103,6 +130,7 @@ class ToolCall:
             "name": self.name,
             "arguments": self.arguments,
             "arguments_raw": self.arguments_raw,
+            "arguments_error": self.parse_error,
         }
 
 
@@ -124,3 +152,7 @@ class Message:
     model: str | None = None
     cancelled: bool = False
     error: str | None = None
+    native_finish_reason: str | None = None
+    """The provider's own word for `finish_reason`."""
+    replay: list[Replay] = field(default_factory=list)
+    """What the provider needs back to continue (see `Replay`)."""

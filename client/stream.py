@@ -19,6 +19,12 @@ the end), so the server sees EOF at once and stops generating; the answer is
 `cancelled` and its metrics carry the tokens-saved estimate. `abort()` does
 the same from another thread, before the event loop gets to it.
 
+On HTTP/2 (`Endpoint.http2`) one connection carries every answer, so a stop
+never touches the socket: it resets only its own stream (RST_STREAM, sent by
+`http2.StreamHandle`, as httpcore does not), the server stops that answer and
+the others go on. `abort()` then cannot act before the event loop does: it
+asks the loop to reset the stream and to interrupt the read in progress.
+
 The request is sent when iteration starts, and an answer streams once:
 iterating it again raises instead of sending a second request.
 """
@@ -57,6 +63,7 @@ from .events import (
     ToolCallDelta,
 )
 from .framing import Frame, frames
+from .http2 import StreamHandle, find_stream, prior_knowledge, without_h2
 from .lifecycle import State
 from .meter import Expectation, Meter, Metrics, expectation
 from .providers import EventParser, WireFormat, wire_format
@@ -86,7 +93,16 @@ class ChatClient:
         self.timeouts = timeouts or Timeouts()
         self.wire: WireFormat = wire_format(endpoint.wire)
         self.secrets = endpoint.secrets
-        self._http = httpx.AsyncClient(
+        # HTTP/2 by prior knowledge on http:// (no TLS, so no ALPN to offer it);
+        # on https:// ALPN picks, and a server may still answer in HTTP/1.1.
+        self.prior_knowledge = endpoint.http2 and prior_knowledge(endpoint.base_url)
+        with contextlib.nullcontext() if endpoint.http2 else without_h2():
+            self._http = self._client(endpoint, transport)
+
+    def _client(
+        self, endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             base_url=endpoint.base_url,
             params=list(endpoint.params),
             timeout=httpx.Timeout(
@@ -98,6 +114,8 @@ class ChatClient:
             headers={"User-Agent": USER_AGENT, **endpoint.headers},
             transport=transport,
             follow_redirects=False,
+            http1=not self.prior_knowledge,
+            http2=endpoint.http2,
         )
 
     async def __aenter__(self) -> ChatClient:
@@ -176,6 +194,15 @@ class AnswerStream:
         self._response: httpx.Response | None = None
         self._socket: socket.socket | None = None
         self._abort_requested = False
+        self.http_version: str | None = None
+        """"HTTP/1.1" or "HTTP/2", once the response has begun."""
+        # HTTP/2: the stream to reset on a stop, and what abort() needs to get
+        # the event loop to do it (see `_interrupt`).
+        self._h2: StreamHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: asyncio.Task[Any] | None = None
+        self._interrupting: int | None = None  # the task's cancel count before ours
+        self._flushing: asyncio.Task[None] | None = None
 
     @property
     def message(self) -> Message:
@@ -203,6 +230,7 @@ class AnswerStream:
         return self._events
 
     async def _run(self) -> AsyncIterator[StreamEvent]:
+        self._loop = asyncio.get_running_loop()
         if self._abort_requested:
             self._settle(State.CANCELLED)  # stopped before anything was sent
             return
@@ -224,6 +252,8 @@ class AnswerStream:
                         # drains is not a stop.
                         self._settle(State.FINISHED)
                     yield event
+        except _Interrupted:
+            self._settle(State.CANCELLED)  # abort() on HTTP/2: the wait was cut short
         except httpx.HTTPError as exc:
             client = self._client
             self._fail_or_stop(transport_error(exc, client.endpoint, client.timeouts), exc)
@@ -252,7 +282,18 @@ class AnswerStream:
         raise self.error from None
 
     async def _connect(self) -> httpx.Response:
-        """Send the request and check the reply up to its first byte of body."""
+        """Send the request and check the reply up to its first byte of body.
+
+        A refusal the wire format can adapt to (an endpoint that rejects an
+        optional field) is sent once more, changed: nothing has been shown yet.
+        """
+        try:
+            return await self._send()
+        except _Adapted:
+            await self._close_response()
+            return await self._send(adapted=True)
+
+    async def _send(self, *, adapted: bool = False) -> httpx.Response:
         client = self._client
         spec = client.wire.build_request(self.request, client.endpoint.api_key)
         headers = dict(spec.headers)
@@ -267,8 +308,9 @@ class AnswerStream:
             extensions={"trace": self._trace},
         )
         self._meter.request_sent()
-        response = await client._http.send(http_request, stream=True)
+        response = await self._wait(client._http.send(http_request, stream=True))
         self._response = response
+        self.http_version = response.http_version
         if self._socket is None:  # a pooled connection: no connect to trace
             self._take_socket(response.extensions.get("network_stream"))
         self._meter.headers_received()
@@ -276,7 +318,10 @@ class AnswerStream:
         headers = {name: scrub(value) for name, value in response.headers.items()}
         self.started = Started(response.status_code, headers)
         if response.status_code >= 400:
-            raise client._status_error(response, await response.aread())
+            body = await response.aread()
+            if not adapted and client.wire.adapt(response.status_code, try_json(body)):
+                raise _Adapted
+            raise client._status_error(response, body)
         if self.request.stream:
             await self._check_content_type(response)
         return response
@@ -286,12 +331,28 @@ class AnswerStream:
         while the server is slow to answer shuts it down at once."""
         if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             self._take_socket(info.get("return_value"))
+        elif name == "http2.send_request_headers.started":
+            self._h2 = find_stream(self._client._http, info["request"], info["stream_id"])
 
     def _take_socket(self, network_stream: Any) -> None:
         if network_stream is not None and not self.state.ended:
+            if self._shared(network_stream):
+                self._socket = None  # HTTP/2: other answers' connection too
+                return
             self._socket = network_stream.get_extra_info("socket")
             if self._abort_requested:
                 self._shutdown()  # the stop came while we were connecting
+
+    def _shared(self, network_stream: Any) -> bool:
+        """Whether the connection is (or may become) HTTP/2, and so must never
+        be shut down for one answer: by prior knowledge, or until TLS has
+        agreed on HTTP/1.1."""
+        if not self._client.endpoint.http2:
+            return False
+        if self._client.prior_knowledge:
+            return True
+        tls = network_stream.get_extra_info("ssl_object")
+        return tls is None or tls.selected_alpn_protocol() == "h2"
 
     async def _check_content_type(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")
@@ -318,7 +379,7 @@ class AnswerStream:
             body = await response.aread()
             parsed = self._client._json(response, body)
             try:
-                events = wire.parse_response(parsed)
+                events = wire.parse_response(parsed, self.request)
             except ApiError:
                 raise
             except Exception as exc:
@@ -326,9 +387,11 @@ class AnswerStream:
             for event in events:
                 yield event
             return
-        parser = wire.parser()
+        parser = wire.parser(self.request)
         received = 0
         stream = frames(response, wire.framing)
+        if self._h2 is not None:
+            stream = self._interruptible(stream)
         try:
             async for frame in stream:
                 received += 1
@@ -431,6 +494,54 @@ class AnswerStream:
             return
         self._abort_requested = True
         self._shutdown()
+        loop = self._loop
+        if self._client.endpoint.http2 and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to stop
+                loop.call_soon_threadsafe(self._interrupt)
+
+    def _interrupt(self) -> None:
+        """abort() on HTTP/2, on the event loop: reset the stream, and cut short
+        a wait for the network (headers or the next piece of body) so the
+        answer ends now rather than at the read timeout; a stream reset
+        receives nothing more. The cancellation is ours, so `_wait` takes it
+        back (`Task.uncancel`) and the answer ends as stopped, not as a
+        cancelled task."""
+        if self.state.ended or self._socket is not None:
+            return  # over already, or an HTTP/1.1 connection that the shutdown ended
+        if self._h2 is not None and self._h2.reset():
+            self._flushing = asyncio.ensure_future(self._h2.flush())
+        task = self._waiting
+        if task is not None and self._interrupting is None:
+            self._interrupting = task.cancelling()
+            task.cancel()
+
+    async def _wait(self, awaitable: Any) -> Any:
+        """Await a network step that `_interrupt` may cut short (`_Interrupted`)."""
+        task = asyncio.current_task()
+        self._waiting = task
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            baseline, self._interrupting = self._interrupting, None
+            if baseline is not None and task is not None and task.uncancel() <= baseline:
+                raise _Interrupted from None
+            raise  # a cancellation of the task itself (Esc): it goes on
+        finally:
+            self._waiting = None
+
+    async def _interruptible(self, stream: AsyncIterator[Frame]) -> AsyncIterator[Frame]:
+        """The frames of an HTTP/2 answer, each wait for one open to `_interrupt`,
+        and none after abort(): the stream is reset, nothing more will come."""
+        try:
+            while not self._abort_requested:
+                try:
+                    frame = await self._wait(anext(stream))
+                except StopAsyncIteration:
+                    return
+                yield frame
+            raise _Interrupted
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
 
     def _shutdown(self) -> None:
         sock = self._socket
@@ -448,6 +559,12 @@ class AnswerStream:
 
     async def _close_response(self) -> None:
         response, self._response = self._response, None
+        handle, self._h2 = self._h2, None
+        flushing, self._flushing = self._flushing, None
+        if handle is not None and handle.reset():
+            await handle.flush()  # HTTP/2: stop the server on this stream only
+        elif flushing is not None:
+            await flushing  # the reset abort() queued is on its way
         if response is not None:
             await response.aclose()
 
@@ -455,6 +572,14 @@ class AnswerStream:
         events, self._events = self._events, None
         if events is not None:
             await events.aclose()
+
+
+class _Interrupted(Exception):
+    """abort() on HTTP/2 cut a network wait short: the answer is stopped."""
+
+
+class _Adapted(Exception):
+    """The wire format changed the request after a refusal: send it again."""
 
 
 class _Cleanup:

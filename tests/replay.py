@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,9 @@ class Canned:
     status: int = 200
     content_type: str = "text/event-stream"
     chunk_size: int = 7
+    seed: int | None = None
+    """Pieces of random sizes (1 to 2 * chunk_size bytes) from this seed, instead
+    of equal ones: no parser may rely on where a read happens to end."""
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -108,8 +112,7 @@ class ReplayServer:
             # A server that echoes the key back, as OpenAI's 401 does.
             token = headers.get("authorization", "").removeprefix("Bearer ")
             body = canned.body.replace(b"{bearer}", token.encode())
-            for i in range(0, len(body), canned.chunk_size):
-                piece = body[i : i + canned.chunk_size]
+            for piece in _pieces(body, canned):
                 writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 await writer.drain()
                 if canned.delay:
@@ -120,3 +123,16 @@ class ReplayServer:
             pass
         finally:
             writer.close()
+
+
+def _pieces(body: bytes, canned: Canned) -> list[bytes]:
+    if canned.seed is None:
+        size = canned.chunk_size
+        return [body[i : i + size] for i in range(0, len(body), size)]
+    rng = random.Random(canned.seed)
+    pieces, i = [], 0
+    while i < len(body):
+        n = rng.randint(1, 2 * canned.chunk_size)
+        pieces.append(body[i : i + n])
+        i += n
+    return pieces

@@ -107,12 +107,14 @@ def test_json_tool_calls_against_any_openai_server(tmp_path, replay):
             "name": "get_weather",
             "arguments": {"city": "Paris", "unit": "celsius"},
             "arguments_raw": '{"city": "Paris", "unit": "celsius"}',
+            "arguments_error": None,
         },
         {
             "id": "call_Hh2Ww9nLq4Zs8Xc1Vb6Mk3Rt",
             "name": "get_time",
             "arguments": {"tz": "Europe/Paris"},
             "arguments_raw": '{"tz": "Europe/Paris"}',
+            "arguments_error": None,
         },
     ]
     assert data["finish_reason"] == "tool_calls" and data["text"] == ""

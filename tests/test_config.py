@@ -42,10 +42,44 @@ def test_the_test_config_lives_in_tmp_path(isolated_env):
     assert resolve().endpoint.demo
 
 
-def test_anthropic_key_alone_falls_back_to_the_demo_with_a_notice():
-    settings = resolve(env={"ANTHROPIC_API_KEY": "sk-ant-123"})
-    assert settings.endpoint.demo and "Anthropic" in settings.notice
-    assert "not supported yet" in settings.notice
+@pytest.mark.parametrize(
+    ("variable", "name", "wire", "url"),
+    [
+        ("ANTHROPIC_API_KEY", "anthropic", "anthropic", "https://api.anthropic.com"),
+        ("GEMINI_API_KEY", "gemini", "gemini", "https://generativelanguage.googleapis.com"),
+        ("GOOGLE_API_KEY", "gemini", "gemini", "https://generativelanguage.googleapis.com"),
+        ("OPENAI_API_KEY", "openai", "openai", "https://api.openai.com/v1"),
+    ],
+)
+def test_a_key_variable_alone_picks_its_provider(variable, name, wire, url):
+    endpoint = resolve(env={variable: "sk-123456"}).endpoint
+    assert (endpoint.name, endpoint.wire, endpoint.base_url) == (name, wire, url)
+    assert endpoint.api_key == "sk-123456" and endpoint.key_from == f"${variable}"
+
+
+def test_two_key_variables_pick_the_first_and_say_so():
+    settings = resolve(env={"ANTHROPIC_API_KEY": "sk-ant-1", "GEMINI_API_KEY": "g-123456"})
+    assert settings.endpoint.name == "anthropic"
+    assert settings.notice == (
+        "using anthropic (from $ANTHROPIC_API_KEY); gemini also configured: "
+        "pick one with --provider"
+    )
+
+
+def test_host_style_base_urls_take_off_a_copied_version_path():
+    env = {"ANTHROPIC_API_KEY": "k" * 8}
+    assert resolve(
+        provider="anthropic", base_url="http://h:4000/v1/", env=env
+    ).endpoint.base_url == ("http://h:4000")
+    assert resolve(provider="gemini", base_url="http://h/v1beta", env={}).endpoint.base_url == (
+        "http://h"
+    )
+    assert resolve(provider="ollama", base_url="http://h:11434/api", env={}).endpoint.base_url == (
+        "http://h:11434"
+    )
+    assert resolve(provider="responses", base_url="http://h/v1", env={}).endpoint.base_url == (
+        "http://h/v1"
+    )
 
 
 def test_openai_key_in_env_selects_openai():
@@ -136,13 +170,13 @@ def test_a_section_may_take_its_model_from_the_top_level(tmp_path):
 
 def test_ollama_host_forms():
     for host, url in [
-        ("127.0.0.1:11434", "http://127.0.0.1:11434/v1"),
-        ("http://box:11434", "http://box:11434/v1"),
-        ("0.0.0.0", "http://127.0.0.1/v1"),
+        ("127.0.0.1:11434", "http://127.0.0.1:11434"),
+        ("http://box:11434", "http://box:11434"),
+        ("0.0.0.0", "http://127.0.0.1"),
     ]:
         settings = resolve(env={"OLLAMA_HOST": host})
         endpoint = settings.endpoint
-        assert (endpoint.name, endpoint.wire, endpoint.base_url) == ("ollama", "openai", url)
+        assert (endpoint.name, endpoint.wire, endpoint.base_url) == ("ollama", "ollama", url)
 
 
 def test_ollama_is_a_name_its_url_comes_from_the_section(tmp_path):
@@ -153,7 +187,13 @@ def test_ollama_is_a_name_its_url_comes_from_the_section(tmp_path):
     )
     assert resolve(provider="gpu", env={}, path=path).endpoint.base_url == "http://gpu:11434/v1"
     assert resolve(provider="ollama", env={}, path=path).endpoint.base_url == "http://proxy/api"
-    assert resolve(provider="ollama", env={}).endpoint.base_url == "http://127.0.0.1:11434/v1"
+    assert resolve(provider="ollama", env={}).endpoint.base_url == "http://127.0.0.1:11434"
+
+
+def test_an_ollama_section_on_the_openai_wire_keeps_the_v1_url(tmp_path):
+    path = write(tmp_path, "[providers.ollama]\nwire = 'openai'\n")
+    endpoint = resolve(provider="ollama", env={"OLLAMA_HOST": "box:11434"}, path=path).endpoint
+    assert (endpoint.wire, endpoint.base_url) == ("openai", "http://box:11434/v1")
 
 
 def test_base_url_alone_means_openai_compatible():
@@ -191,25 +231,18 @@ def test_an_unknown_wire_names_the_key_the_file_and_the_valid_values(tmp_path):
 
 
 @pytest.mark.parametrize("wire", ["anthropic", "responses", "ollama", "gemini"])
-def test_a_planned_wire_is_not_supported_yet(tmp_path, wire):
-    path = write(tmp_path, f"[providers.lab]\nwire = '{wire}'\nbase_url = 'http://h/v1'\n")
-    error = config_error(provider="lab", env={}, path=path)
-    assert f"wire = '{wire}' in [providers.lab] of {path} is not supported yet" in str(error)
-    assert 'use wire = "openai" with an OpenAI-compatible base_url' in str(error)
-
-
-def test_the_builtin_anthropic_provider_is_not_supported_yet():
-    error = config_error(provider="anthropic", env={"ANTHROPIC_API_KEY": "sk-ant"})
-    assert "'anthropic' uses the anthropic wire format, which is not supported yet" in str(error)
-    assert "sk-ant" not in str(error)
+def test_every_wire_can_be_named_in_a_section(tmp_path, wire):
+    path = write(
+        tmp_path, f"[providers.lab]\nwire = '{wire}'\nbase_url = 'http://h'\nmodel = 'm'\n"
+    )
+    endpoint = resolve(provider="lab", env={}, path=path).endpoint
+    assert (endpoint.wire, endpoint.model) == (wire, "m")
+    assert wire_format(wire).label
 
 
 def test_wire_names_and_wire_format():
     assert WIRES == ("openai", "anthropic", "responses", "ollama", "gemini")
-    assert sorted(IMPLEMENTED_WIRES) == ["openai"]
-    assert callable(wire_format("openai").build_request)
-    with pytest.raises(ConfigError, match="the gemini wire format is not supported yet"):
-        wire_format("gemini")
+    assert sorted(IMPLEMENTED_WIRES) == sorted(WIRES)
     with pytest.raises(ConfigError, match="'demo' is not a wire format — use one of: openai"):
         wire_format("demo")
 
@@ -217,7 +250,8 @@ def test_wire_names_and_wire_format():
 def test_unknown_provider_lists_the_choices():
     error = config_error(provider="nosuch", env={})
     assert str(error) == (
-        "unknown provider 'nosuch' — use one of: anthropic, demo, ollama, openai (built in)"
+        "unknown provider 'nosuch' — use one of: anthropic, demo, gemini, ollama, openai, "
+        "responses (built in)"
         " or add [providers.nosuch] with wire, base_url and model"
     )
 
@@ -226,7 +260,7 @@ def test_unknown_provider_lists_the_configured_ones_and_a_near_miss(tmp_path):
     path = write(tmp_path, LAB)
     error = config_error(provider="opneai", env={}, path=path)
     assert "unknown provider 'opneai' (did you mean 'openai'?)" in str(error)
-    assert f"openai (built in), lab (in {path}) or add [providers.opneai]" in str(error)
+    assert f"responses (built in), lab (in {path}) or add [providers.opneai]" in error.fix
 
 
 # -- the file ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from tokentide.client.config import Endpoint
 from tokentide.client.demo import DemoServer
 from tokentide.client.events import Message, TextDelta
 from tokentide.client.meter import expectation
-from tokentide.client.request import ChatRequest
+from tokentide.client.request import ChatRequest, Tool
 from tokentide.client.stream import ChatClient, State
 
 
@@ -132,8 +132,7 @@ async def test_reasoning_and_tool_models():
                 async for _ in answer:
                     pass
             assert answer.message.reasoning and answer.message.text
-            tools = [{"type": "function", "function": {"name": "lookup", "parameters": {
-                "type": "object", "properties": {"city": {"type": "string"}}}}}]  # fmt: skip
+            tools = [Tool("lookup", {"type": "object", "properties": {"city": {"type": "string"}}})]
             answer = client.stream(request("weather?", model="demo-tools", tools=tools))
             async with answer:
                 async for _ in answer:

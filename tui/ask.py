@@ -141,9 +141,12 @@ def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:
         "reasoning": message.reasoning,
         "tool_calls": [call.to_dict() for call in message.tool_calls],
         "finish_reason": message.finish_reason,
+        "native_finish_reason": message.native_finish_reason,
         "usage": {
             "input_tokens": usage.input_tokens if usage else None,
-            "output_tokens": usage.output_tokens if usage else None,
+            "output_tokens": metrics.tokens_received,
+            "reasoning_tokens": usage.reasoning_tokens if usage else None,
+            "estimated": metrics.estimated,
         },
         "metrics": metrics.to_dict(),
         "cancelled": message.cancelled,

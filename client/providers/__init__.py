@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 WIRES = ("openai", "anthropic", "responses", "ollama", "gemini")
-"""Every wire name a config file may use, implemented or planned."""
+"""Every wire name a config file may use."""
 
 
 def _openai_chat() -> WireFormat:
@@ -32,7 +32,37 @@ def _openai_chat() -> WireFormat:
     return OpenAIChat()
 
 
-_FORMATS: dict[str, Callable[[], WireFormat]] = {"openai": _openai_chat}
+def _anthropic() -> WireFormat:
+    from .anthropic import AnthropicMessages
+
+    return AnthropicMessages()
+
+
+def _responses() -> WireFormat:
+    from .responses import OpenAIResponses
+
+    return OpenAIResponses()
+
+
+def _ollama() -> WireFormat:
+    from .ollama import OllamaChat
+
+    return OllamaChat()
+
+
+def _gemini() -> WireFormat:
+    from .gemini import GeminiGenerate
+
+    return GeminiGenerate()
+
+
+_FORMATS: dict[str, Callable[[], WireFormat]] = {
+    "openai": _openai_chat,
+    "anthropic": _anthropic,
+    "responses": _responses,
+    "ollama": _ollama,
+    "gemini": _gemini,
+}
 
 IMPLEMENTED_WIRES = frozenset(_FORMATS)
 """The wire names `wire_format` can build today; the rest of `WIRES` is planned."""

@@ -9,10 +9,13 @@ adding Anthropic, Responses or Ollama means adding one module like
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ..events import StreamEvent
+from ..errors import ApiError
+from ..events import FINISH_REASONS, StreamEvent
 from ..request import ChatRequest
 
 
@@ -57,7 +60,10 @@ class WireFormat(Protocol):
 
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest: ...
 
-    def parser(self) -> EventParser: ...
+    def parser(self, request: ChatRequest) -> EventParser:
+        """A parser for the answer to `request` (some formats answer differently
+        to structured output)."""
+        ...
 
     def models_request(self, api_key: str | None) -> HttpRequest:
         """The request that lists the models the endpoint serves."""
@@ -67,10 +73,58 @@ class WireFormat(Protocol):
         """Model ids from the reply to `models_request`."""
         ...
 
-    def parse_response(self, body: Any) -> list[StreamEvent]:
+    def parse_response(self, body: Any, request: ChatRequest) -> list[StreamEvent]:
         """Translate a complete non-streaming response body."""
         ...
 
     def error_message(self, body: Any) -> str | None:
         """The provider's own error text from an error body, if it has one."""
         ...
+
+    def adapt(self, status: int, body: Any) -> bool:
+        """After an error status: whether to send the request once more,
+        because the format has learnt something about this endpoint."""
+        ...
+
+
+def normalise_finish(native: str | None, words: Mapping[str, str]) -> str | None:
+    """A provider's finish reason in the shared vocabulary (`FINISH_REASONS`):
+    mapped by `words`, kept when it already is one, else `other`."""
+    if native is None:
+        return None
+    if native in words:
+        return words[native]
+    lowered = native.lower()
+    return lowered if lowered in FINISH_REASONS else "other"
+
+
+def parse_json(data: str, label: str) -> Any:
+    """One frame's JSON; a frame that is not JSON means the base URL speaks
+    another format, and the error says so."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
+            kind="protocol",
+            fix=f"the server does not speak the {label} format; check the base URL and wire",
+        ) from None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def text_of(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def count(value: Any) -> int | None:
+    """A token count, or None for anything that is not a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return int(value)

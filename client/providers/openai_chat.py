@@ -24,8 +24,11 @@ from ..events import (
     ToolCallDelta,
     Usage,
 )
-from ..request import ChatRequest
-from .base import HttpRequest
+from ..request import ChatRequest, Tool
+from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json
+
+FINISH = {"function_call": "tool_calls", "eos": "stop", "end_turn": "stop", "error": "error"}
+"""OpenAI's own words pass through; a few copies use others."""
 
 
 class OpenAIChat:
@@ -34,33 +37,60 @@ class OpenAIChat:
     label = "OpenAI Chat Completions"
     framing = "sse"
 
+    def __init__(self) -> None:
+        self.stream_options = True
+        """False once the endpoint refused `stream_options` (Cohere)."""
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
         body: dict[str, Any] = {
             "model": request.model,
             "messages": to_wire_messages(request.system, request.messages),
             "stream": request.stream,
         }
-        if request.stream:
+        if request.stream and self.stream_options:
             body["stream_options"] = {"include_usage": True}
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.tools:
-            body["tools"] = request.tools
+            body["tools"] = [function_tool(tool) for tool in request.tools]
+        if request.output_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.output_schema.name,
+                    "schema": request.output_schema.schema,
+                },
+            }
+        if request.thinking is not None:
+            body["reasoning_effort"] = request.thinking.effort()
         return HttpRequest("POST", "/chat/completions", body, _auth(api_key))
 
-    def parser(self) -> OpenAIChatParser:
+    def adapt(self, status: int, body: Any) -> bool:
+        """After a refusal: whether the request should go out again, changed.
+
+        Only for `stream_options`, which Cohere's compatibility API rejects
+        with a 400 naming it; the retry happens once, before anything was
+        shown, and the endpoint is remembered.
+        """
+        said = error_text(body) or ""
+        if status == 400 and self.stream_options and "stream_options" in said:
+            self.stream_options = False
+            return True
+        return False
+
+    def parser(self, request: ChatRequest | None = None) -> OpenAIChatParser:
         return OpenAIChatParser()
 
     def models_request(self, api_key: str | None) -> HttpRequest:
         return HttpRequest("GET", "/models", None, _auth(api_key))
 
     def parse_models(self, body: Any) -> list[str]:
-        items = _list(_dict(body).get("data"))
+        items = as_list(as_dict(body).get("data"))
         return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
 
-    def parse_response(self, body: Any) -> list[StreamEvent]:
+    def parse_response(self, body: Any, request: ChatRequest | None = None) -> list[StreamEvent]:
         if not isinstance(body, dict):
             raise ApiError("the server's reply is not a JSON object", kind="protocol")
         if body.get("error"):
@@ -87,7 +117,7 @@ class OpenAIChat:
             reason = choice.get("finish_reason")
         if usage := parse_usage(body.get("usage")):
             events.append(usage)
-        events.append(Finished(reason))
+        events.append(finished(reason))
         return events
 
     def error_message(self, body: Any) -> str | None:
@@ -105,38 +135,32 @@ class OpenAIChatParser:
         if data.strip() == "[DONE]":
             self.done = True
             return []
-        try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ApiError(
-                f"the server sent data that is not JSON ({exc.msg}): {data[:80]!r}",
-                kind="protocol",
-                fix="the server does not speak the OpenAI Chat Completions format; "
-                "check the base URL",
-            ) from None
+        chunk = parse_json(data, OpenAIChat.label)
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
             raise error_in_stream(chunk["error"])
         events: list[StreamEvent] = []
-        for choice in _list(chunk.get("choices")):
+        for choice in as_list(chunk.get("choices")):
             # With n > 1 choices differ only by index; we show the first.
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = _dict(choice.get("delta"))
+            delta = as_dict(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.append(ReasoningDelta(reasoning))
             content = delta.get("content")
             if isinstance(content, str) and content:
                 events.append(TextDelta(content))
+            elif isinstance(content, list):
+                events += typed_chunks(content)
             refusal = delta.get("refusal")
             if isinstance(refusal, str) and refusal:
                 events.append(TextDelta(refusal))
-            for call in _list(delta.get("tool_calls")):
+            for call in as_list(delta.get("tool_calls")):
                 if not isinstance(call, dict):
                     continue
-                fn = _dict(call.get("function"))
+                fn = as_dict(call.get("function"))
                 index = call.get("index", 0)
                 arguments = fn.get("arguments")
                 events.append(
@@ -161,7 +185,38 @@ class OpenAIChatParser:
                 kind="protocol",
                 fix="the server or a proxy cut the connection; retry",
             )
-        return [Finished(self.finish_reason)]
+        return [finished(self.finish_reason)]
+
+
+def finished(native: str | None) -> Finished:
+    return Finished(normalise_finish(native, FINISH), native)
+
+
+def typed_chunks(content: list[Any]) -> list[StreamEvent]:
+    """Mistral's list of typed content chunks: text, and thinking (itself a
+    list of text chunks) from its reasoning models."""
+    events: list[StreamEvent] = []
+    for chunk in content:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("type") == "text" and isinstance(text := chunk.get("text"), str) and text:
+            events.append(TextDelta(text))
+        elif chunk.get("type") == "thinking":
+            parts = chunk.get("thinking")
+            parts = parts if isinstance(parts, list) else [{"text": parts}]
+            for part in parts:
+                text = part.get("text") if isinstance(part, dict) else None
+                if isinstance(text, str) and text:
+                    events.append(ReasoningDelta(text))
+    return events
+
+
+def function_tool(tool: Tool) -> dict[str, Any]:
+    """A tool as Chat Completions (and Ollama) declare one."""
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
 
 
 def _auth(api_key: str | None) -> dict[str, str]:
@@ -188,14 +243,6 @@ def to_wire_messages(system: str | None, messages: list[Message]) -> list[dict[s
     return wire
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -205,19 +252,12 @@ def parse_usage(usage: Any) -> Usage | None:
         return None
     details = usage.get("completion_tokens_details")
     return Usage(
-        input_tokens=_count(usage.get("prompt_tokens")),
-        output_tokens=_count(usage.get("completion_tokens")),
+        input_tokens=count(usage.get("prompt_tokens")),
+        output_tokens=count(usage.get("completion_tokens")),
         reasoning_tokens=(
-            _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+            count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
         ),
     )
-
-
-def _count(value: Any) -> int | None:
-    """A token count, or None for anything that is not a non-negative integer."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        return None
-    return int(value)
 
 
 def error_text(body: Any) -> str | None:
