@@ -6,9 +6,10 @@ only the bytes differ. So the server and `pacing` never build a JSON body:
 they ask an `Api` about requests (which paths, is the key right, is the body
 acceptable, what does a refusal look like) and an `AnswerEncoder` for the bytes
 of one answer (the opening, each token, the finish, usage, the end marker, an
-error in mid-stream). Anthropic Messages, OpenAI Responses, Ollama's NDJSON or
-Gemini then each come as one new module implementing these two protocols, plus
-one entry in the server's list of APIs.
+error in mid-stream). Each API is one module implementing these two
+protocols (`openai` for Chat Completions, `ollama` for Ollama's native NDJSON,
+`gemini` for Gemini's generateContent; Anthropic Messages and OpenAI Responses
+likewise), plus one entry in the server's list of APIs.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from . import pacing
 from .encoder import Api, Reply, Route
 from .exchange import Exchange
 from .faults import check_fault, http_status
+from .gemini import GeminiApi
 from .h11conn import BadRequest, Disconnected, HttpConnection, Request
 from .ollama import OllamaChat
 from .openai import OpenAIChat
@@ -43,7 +44,7 @@ STOP_TIMEOUT = 10.0
 """Seconds stop() waits for the server thread."""
 
 #: The APIs the server speaks, first match wins; the first also answers unknown paths.
-_APIS: tuple[Api, ...] = (OpenAIChat(), OllamaChat())
+_APIS: tuple[Api, ...] = (OpenAIChat(), OllamaChat(), GeminiApi())
 
 
 class DemoServer:
