@@ -53,6 +53,15 @@ DemoOpt = Annotated[
     bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+Http2Opt = Annotated[
+    bool | None,
+    typer.Option(
+        "--http2/--http1",
+        help="Speak HTTP/2 (prior knowledge on http://, ALPN on https://); "
+        "--http1 overrides http2 = true in the config file.",
+        show_default=False,
+    ),
+]
 
 
 @app.callback(invoke_without_command=True)
@@ -64,11 +73,12 @@ def main_callback(
     system: SystemOpt = None,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
+    http2: Http2Opt = None,
 ) -> None:
     """Open the chat app (the default command)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(provider, model, base_url, system, demo, debug)
+    settings = _settings(provider, model, base_url, system, demo, debug, http2)
     from .app import run_app  # Textual is imported here and only here.
 
     raise typer.Exit(run_app(settings))
@@ -113,13 +123,14 @@ def ask(
     ] = False,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
+    http2: Http2Opt = None,
 ) -> None:
     """Stream one answer to stdout. Ctrl-C stops it and closes the connection."""
     from .ask import AskOptions, run_ask
     from .turn import Params
 
     text = _read_prompt(prompt)
-    settings = _settings(provider, model, base_url, system, demo, debug)
+    settings = _settings(provider, model, base_url, system, demo, debug, http2)
     options = AskOptions(
         prompt=text,
         params=Params(max_tokens=max_tokens, temperature=temperature, stream=not no_stream),
@@ -138,11 +149,12 @@ def models(
     base_url: BaseUrlOpt = None,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
+    http2: Http2Opt = None,
 ) -> None:
     """List the models the provider serves (GET /models)."""
     from .models import run_models
 
-    settings = _settings(provider, None, base_url, None, demo, debug)
+    settings = _settings(provider, None, base_url, None, demo, debug, http2)
     raise typer.Exit(run_models(settings, debug=debug))
 
 
@@ -311,12 +323,17 @@ def _settings(
     system: str | None,
     demo: bool,
     debug: bool,
+    http2: bool | None = None,
 ):
     from tokentide.client.config import resolve
 
     try:
         settings = resolve(
-            provider="demo" if demo else provider, model=model, base_url=base_url, system=system
+            provider="demo" if demo else provider,
+            model=model,
+            base_url=base_url,
+            system=system,
+            http2=http2,
         )
     except ConfigError as exc:
         if debug:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .encoder import Reply
+from .h2conn import H2Stream
 from .h11conn import Disconnected, HttpConnection, Request
 from .records import RecordBook, RequestRecord
 
@@ -27,7 +28,8 @@ __all__ = ["Exchange"]
 class Exchange:
     """One HTTP request and the response under way to it."""
 
-    conn: HttpConnection
+    #: The HTTP/1.1 connection, or the HTTP/2 stream, the response goes out on.
+    conn: HttpConnection | H2Stream
     book: RecordBook
     record: RequestRecord
     request: Request

@@ -110,6 +110,13 @@ class HttpConnection:
 
     # ----------------------------------------------------------------- reading
 
+    def feed(self, data: bytes) -> None:
+        """Bytes read before this object existed (the server sniffs each
+        connection's first bytes for the HTTP/2 preface); b"" is EOF."""
+        self._h11.receive_data(data)
+        if not data:
+            self.eof = True
+
     async def _fill(self) -> int:
         """Read what the socket has into h11; 0 (and `eof`) once the peer has closed."""
         if self.eof:

@@ -52,6 +52,8 @@ class RequestRecord:
     fault: str | None = None
     #: The model the request asked for (None if the body had none).
     model: str | None = None
+    #: The HTTP version the request came in: "1.1", "1.0", or "2".
+    http_version: str = "1.1"
 
 
 class RecordBook:

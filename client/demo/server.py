@@ -8,7 +8,8 @@ plain synchronous code, records everything it did per request, and watches
 each client's socket while it writes so that a disconnect stops generation
 within milliseconds, as a real provider's would.
 
-The other concerns live next door: `h11conn` (HTTP/1.1), `pacing` (when bytes
+The other concerns live next door: `h11conn` (HTTP/1.1), `h2conn` (HTTP/2 by
+prior knowledge, chosen by a connection's first bytes), `pacing` (when bytes
 go out, and faults), `encoder` and `openai` (what they look like), `plan` and
 `answers` (what an answer says), `records` (what happened).
 """
@@ -32,6 +33,7 @@ from .encoder import Api, Reply, Route
 from .exchange import Exchange
 from .faults import check_fault, http_status
 from .gemini import GeminiApi
+from .h2conn import PREFACE, H2Connection, H2Stream, sniff
 from .h11conn import BadRequest, Disconnected, HttpConnection, Request
 from .ollama import OllamaChat
 from .openai import OpenAIChat
@@ -227,6 +229,11 @@ class DemoServer:
         self._conn_count += 1
         conn = HttpConnection(self._conn_count, reader, writer)
         try:
+            first = await sniff(reader)
+            if first.startswith(PREFACE):  # HTTP/2 by prior knowledge: one task per stream
+                await H2Connection(conn.number, reader, writer).serve(first, self._serve)
+                return
+            conn.feed(first)
             while True:
                 try:
                     request = await conn.read_request()
@@ -247,7 +254,7 @@ class DemoServer:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _serve(self, conn: HttpConnection, request: Request) -> bool:
+    async def _serve(self, conn: HttpConnection | H2Stream, request: Request) -> bool:
         """Answer one request; return whether the connection stays open."""
         path = request.target.split("?", 1)[0]
         if len(path) > 1:
@@ -262,6 +269,7 @@ class DemoServer:
             received_at=time.perf_counter(),
             connection=conn.number,
             model=body.get("model") if isinstance(body, dict) else None,
+            http_version=request.version,
         )
         ex = Exchange(conn, self._book, record, request, self._rng, request.keep_alive)
         api, route = _route(path)
