@@ -8,8 +8,8 @@ acceptable, what does a refusal look like) and an `AnswerEncoder` for the bytes
 of one answer (the opening, each token, the finish, usage, the end marker, an
 error in mid-stream). Each API is one module implementing these two
 protocols (`openai` for Chat Completions, `ollama` for Ollama's native NDJSON,
-`gemini` for Gemini's generateContent; Anthropic Messages and OpenAI Responses
-likewise), plus one entry in the server's list of APIs.
+`gemini` for Gemini's generateContent, `anthropic` for Anthropic Messages,
+`responses` for OpenAI Responses), plus one entry in the server's list of APIs.
 """
 
 from __future__ import annotations
@@ -121,7 +121,13 @@ class AnswerEncoder(Protocol):
 
 
 class Api(Protocol):
-    """One LLM API the demo server speaks: its paths, its checks and its refusals."""
+    """One LLM API the demo server speaks: its paths, its checks and its refusals.
+
+    An API that shares a path with one earlier in the server's list (Anthropic's
+    `/v1/models` is also OpenAI's) may add `owns(request) -> bool`: the server
+    then gives it the requests it claims (by their headers) and the rest to the
+    earlier one.
+    """
 
     def route(self, path: str) -> Route | None:
         """What `path` (without query or trailing slash) is for; None if not this API's."""

@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import pacing
+from .anthropic import AnthropicMessages
 from .encoder import Api, Reply, Route
 from .exchange import Exchange
 from .faults import check_fault, http_status
@@ -39,6 +40,7 @@ from .ollama import OllamaChat
 from .openai import OpenAIChat
 from .plan import MODELS, ChatRequest, Plan, Script, make_plan
 from .records import RecordBook, RequestRecord
+from .responses import OpenAIResponses
 
 __all__ = ["STOP_TIMEOUT", "DemoServer", "is_loopback", "serve_forever"]
 
@@ -46,7 +48,13 @@ STOP_TIMEOUT = 10.0
 """Seconds stop() waits for the server thread."""
 
 #: The APIs the server speaks, first match wins; the first also answers unknown paths.
-_APIS: tuple[Api, ...] = (OpenAIChat(), OllamaChat(), GeminiApi())
+_APIS: tuple[Api, ...] = (
+    OpenAIChat(),
+    OllamaChat(),
+    GeminiApi(),
+    AnthropicMessages(),
+    OpenAIResponses(),
+)
 
 
 class DemoServer:
@@ -272,7 +280,7 @@ class DemoServer:
             http_version=request.version,
         )
         ex = Exchange(conn, self._book, record, request, self._rng, request.keep_alive)
-        api, route = _route(path)
+        api, route = _route(path, request)
         outcome = ""
         try:
             outcome = await self._dispatch(ex, api, route, path)
@@ -398,12 +406,22 @@ class DemoServer:
         return text
 
 
-def _route(path: str) -> tuple[Api, Route | None]:
-    """The API that serves `path` and what for; the first API refuses unknown paths."""
+def _route(path: str, request: Request) -> tuple[Api, Route | None]:
+    """The API that serves `path` and what for; the first API refuses unknown paths.
+
+    Two APIs may serve one path (`/v1/models` is OpenAI's and Anthropic's): the
+    first serves it unless a later one's optional `owns(request)` claims the
+    request by its headers.
+    """
+    found: tuple[Api, Route] | None = None
     for api in _APIS:
-        if (route := api.route(path)) is not None:
+        if (route := api.route(path)) is None:
+            continue
+        owns = getattr(api, "owns", None)
+        if owns is not None and owns(request):
             return api, route
-    return _APIS[0], None
+        found = found or (api, route)
+    return found or (_APIS[0], None)
 
 
 def _json_or_none(raw: bytes) -> Any:
