@@ -284,7 +284,11 @@ def demo_server(
         ),
     ] = None,
 ) -> None:
-    """Run the offline demo server (OpenAI-compatible) in the foreground."""
+    """Run the offline demo server in the foreground.
+
+    It serves /v1/chat/completions, /v1/responses, /v1/messages (Anthropic),
+    /api/chat (Ollama) and /v1beta/models/... (Gemini).
+    """
     from tokentide.client.demo import check_fault, serve_forever
 
     if not 0 <= port <= 65535:
