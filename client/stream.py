@@ -489,6 +489,9 @@ class AnswerStream:
         stop key is parsed, so a long render on the event loop cannot delay
         the provider's stop (and its billing). Before the request is sent,
         it is never sent; once the answer has ended, this does nothing.
+
+        On HTTP/2 the socket is shared, so nothing is shut down: the event
+        loop resets this answer's stream as soon as it runs (`_interrupt`).
         """
         if self.state.ended:
             return
@@ -511,8 +514,10 @@ class AnswerStream:
         if self._h2 is not None and self._h2.reset():
             self._flushing = asyncio.ensure_future(self._h2.flush())
         task = self._waiting
-        if task is not None and self._interrupting is None:
-            self._interrupting = task.cancelling()
+        # A task already being cancelled (Esc) needs no help, and must not
+        # have that cancellation taken back as if it were ours.
+        if task is not None and self._interrupting is None and not task.cancelling():
+            self._interrupting = 0
             task.cancel()
 
     async def _wait(self, awaitable: Any) -> Any:

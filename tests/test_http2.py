@@ -147,6 +147,33 @@ async def test_abort_cuts_short_a_wait_for_a_token_that_never_comes():
     assert record.tokens_sent == 5 and not record.completed and record.fault == "stall"
 
 
+async def test_abort_with_the_task_cancelled_too_stays_a_cancelled_task():
+    """The app's Esc: abort() and a task cancel. The reset goes out, and the
+    task's own cancellation is not taken back as if it were abort()'s."""
+    with DemoServer(tokens_per_second=500, ttft=0.01) as server:
+        server.inject("stall")
+        async with ChatClient(endpoint(server)) as client:
+            answer = client.stream(request("tell me about ada"))
+            stalled = asyncio.Event()
+
+            async def consume() -> None:
+                received = 0
+                async with answer:
+                    async for event in answer:
+                        received += isinstance(event, TextDelta)
+                        if received == 5:
+                            stalled.set()  # then waits for a token that never comes
+
+            task = asyncio.create_task(consume())
+            await stalled.wait()
+            answer.abort()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
+    assert answer.state is State.CANCELLED and record.tokens_sent == 5
+
+
 async def test_abort_while_waiting_for_the_headers():
     """An unstreamed answer's headers come only with the whole answer: abort
     in between resets the stream, and the answer ends as stopped at once."""
