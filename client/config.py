@@ -7,7 +7,16 @@ chosen by `--provider`, `TOKENTIDE_PROVIDER` or the file's `provider`; when
 none names one, the environment decides (`--base-url`/`OPENAI_*` -> openai,
 `ANTHROPIC_*` -> anthropic, `GEMINI_API_KEY`/`GOOGLE_API_KEY` -> gemini,
 `OLLAMA_HOST` -> ollama), and with nothing configured at all the built-in
-demo provider answers offline.
+demo provider answers offline (`Settings.unconfigured`: the commands first look
+for a local server on loopback, `client.discovery`).
+
+A built-in provider's default model goes only with its own base URL (the
+built-in one or its ecosystem's variable). A base URL the user gave
+(`--base-url`, `base_url` in the file) with no model anywhere leaves the model
+unknown (`Settings.model_known`), and the commands ask that server for its
+models before sending anything: a local server would refuse `gpt-4o-mini` or,
+worse, answer with whatever model it has loaded. This module does no network
+I/O; it runs at every start and in tests.
 
 A provider is a name; the format its requests are written in is its `wire`
 (`[providers.NAME] wire = "openai"`). Keeping the two apart lets "ollama"
@@ -35,11 +44,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .errors import SECRET_NAME, ConfigError, Secrets, one_line
 from .providers import WIRES
+
+if TYPE_CHECKING:
+    from .request import Thinking
 
 APP_NAME = "tokentide"
 CONFIG_ENV = "TOKENTIDE_CONFIG"
@@ -103,7 +115,16 @@ is the host: the request paths add it again."""
 
 _TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts", "prices")
 _PRICE_KEYS = ("input", "output")
-_SECTION_KEYS = ("wire", "base_url", "model", "api_key_env", "api_key", "headers", "http2")
+_SECTION_KEYS = (
+    "wire",
+    "base_url",
+    "model",
+    "api_key_env",
+    "api_key",
+    "headers",
+    "http2",
+    "thinking",
+)
 _TIMEOUT_KEYS = ("connect", "read")
 _RENAMED = {"kind": "wire"}
 
@@ -177,6 +198,18 @@ class Settings:
     """One line each: config keys tokentide does not know (typos, old names)."""
     prices: Mapping[str, Price] = field(default_factory=dict)
     """Per-model prices from `[prices."MODEL"]`, over the built-in price table."""
+    thinking: Thinking | None = None
+    """Ask for reasoning (`--thinking [BUDGET]`, `thinking = true | BUDGET` in a
+    provider's section)."""
+    unconfigured: bool = False
+    """Nothing names a provider, a key or a base URL: the demo stands in as the
+    last resort, unless `client.discovery.settle` finds a server on loopback."""
+
+    @property
+    def model_known(self) -> bool:
+        """False for a base URL given without a model: `client.discovery.settle`
+        asks the server which it serves before anything is sent."""
+        return bool(self.endpoint.model)
 
 
 @dataclass(frozen=True)
@@ -234,6 +267,7 @@ def resolve(
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
     http2: bool | None = None,
+    thinking: Thinking | bool | None = None,
 ) -> Settings:
     """Settings from options, environment and the config file, in that order.
 
@@ -255,6 +289,9 @@ def resolve(
         prices=_prices(top),
         notice=notice,
         warnings=_warnings(top),
+        thinking=_thinking(name, top) if thinking is None else (thinking or None),
+        # Only _detect's last resort picks the demo with a notice.
+        unconfigured=name == DEMO and notice is not None,
     )
 
 
@@ -331,12 +368,14 @@ def _endpoint(
     section = _section(name, top, builtin)
     wire = _wire(name, section, builtin)
     api_key, key_env, key_from = _api_key(section, builtin, env)
-    url, params = split_query(_base_url(name, wire, section, builtin, base_url, env))
+    raw_url, url_source = _base_url(name, wire, section, builtin, base_url, env)
+    url, params = split_query(raw_url)
+    own_url = builtin is not None and url_source in (_BUILTIN_URL, f"${builtin.base_url_env}")
     return Endpoint(
         name=name,
         wire=wire,
         base_url=url,
-        model=_model(name, model, env, section, top, builtin),
+        model=_model(model, env, section, top, builtin if own_url else None),
         api_key=api_key,
         key_env=key_env,
         key_from=key_from,
@@ -421,6 +460,9 @@ def _api_key(
     return key, key_env, source
 
 
+_BUILTIN_URL = "the built-in default"
+
+
 def _base_url(
     name: str,
     wire: str,
@@ -428,7 +470,8 @@ def _base_url(
     builtin: BuiltinProvider | None,
     option: str | None,
     env: Mapping[str, str],
-) -> str:
+) -> tuple[str, str]:
+    """The base URL and where it came from."""
     env_name = builtin.base_url_env if builtin else None
     from_env = env.get(env_name) if env_name else None
     if from_env and env_name == "OLLAMA_HOST":
@@ -437,12 +480,12 @@ def _base_url(
         (option, "--base-url"),
         (from_env, f"${env_name}"),
         (section.text("base_url"), f"base_url in {section.where} of {section.path}"),
-        (builtin.base_url if builtin else None, "the built-in default"),
+        (builtin.base_url if builtin else None, _BUILTIN_URL),
     ]
     for url, source in candidates:
         if url:
             _check_url(url, source)
-            return _host_url(url, wire)
+            return _host_url(url, wire), source
     raise ConfigError(
         f"provider {name!r} has no base URL",
         fix=f"pass --base-url or set base_url under {section.where} in {section.path}",
@@ -463,27 +506,21 @@ def split_query(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def _model(
-    name: str,
     option: str | None,
     env: Mapping[str, str],
     section: _Table,
     top: _Table,
-    builtin: BuiltinProvider | None,
+    default: BuiltinProvider | None,
 ) -> str:
-    model = (
+    """The model asked for, else `default`'s (the built-in provider at its own
+    URL), else "": unknown, for the commands to ask the server."""
+    return (
         option
         or env.get("TOKENTIDE_MODEL")
         or section.text("model")
         or top.text("model")
-        or (builtin.model if builtin else None)
+        or (default.model if default else "")
     )
-    if not model:
-        raise ConfigError(
-            f"no model chosen for provider {name!r}",
-            fix=f"pass --model, set TOKENTIDE_MODEL, or set model under {section.where} "
-            f"in {section.path}",
-        )
-    return model
 
 
 def _headers(name: str, section: _Table) -> dict[str, str]:
@@ -502,6 +539,30 @@ def _headers(name: str, section: _Table) -> dict[str, str]:
                 fix=f"edit {headers.path}",
             )
     return dict(headers.data)
+
+
+def _thinking(name: str, top: _Table) -> Thinking | None:
+    """`thinking = true` (the provider's default budget), a budget in tokens,
+    or false / 0 for none, in the provider's section."""
+    sections = top.table("providers")
+    key = next((k for k in sections.data if k.lower() == name), None)
+    if key is None:
+        return None
+    section = sections.table(key, f"[providers.{key}]")
+    value = section.data.get("thinking")
+    if value is None or value is False or value == 0:
+        return None
+    from .request import Thinking  # not on the start-up path of the common case
+
+    if value is True:
+        return Thinking()
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return Thinking(value)
+    raise ConfigError(
+        f"thinking in {section.where} of {section.path} must be true, false or a budget "
+        "in tokens",
+        fix="e.g. thinking = true, or thinking = 8192",
+    )
 
 
 def _timeouts(top: _Table) -> Timeouts:

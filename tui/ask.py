@@ -16,8 +16,9 @@ import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from tokentide.client.accumulate import parse_final
 from tokentide.client.config import Settings
 from tokentide.client.events import Message, ReasoningDelta, StreamEvent, TextDelta
 from tokentide.client.meter import Metrics
@@ -32,6 +33,9 @@ from .safe_text import terminal_safe
 from .store import HISTORY_ERRORS, Store
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
+
+if TYPE_CHECKING:
+    from .live_json import LiveJson
 
 
 @dataclass
@@ -54,10 +58,18 @@ def run_ask(settings: Settings, options: AskOptions) -> int:
 
 async def _ask(settings: Settings, options: AskOptions) -> int:
     out = _Output(sys.stdout, sys.stderr, silent=options.json, markdown=not options.raw)
+    structured = options.params.output_schema is not None
+    if structured and not options.json:
+        from .live_json import LiveJson  # rich's Live and JSON: only when asked for
+
+        out.structured = LiveJson(_Through(out), tty=out.tty)
 
     def show(event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
-            out.text(event.text)
+            if out.structured is not None:
+                out.structured.write(event.text)
+            else:
+                out.text(event.text)
         elif isinstance(event, ReasoningDelta):
             out.reasoning(event.text)
         if out.closed:
@@ -94,8 +106,13 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
             await recording.written()
     out.end_text(complete=outcome is Outcome.FINISHED)
     message, metrics = turn.message, turn.metrics()
+    invalid = None
+    if out.structured is not None:
+        _, invalid = out.structured.finish(complete=outcome is Outcome.FINISHED)
     if options.json:
-        out.write(json.dumps(answer_json(message, metrics), ensure_ascii=False) + "\n")
+        body = answer_json(message, metrics, structured=structured)
+        invalid = body.get("output_error")
+        out.write(json.dumps(body, ensure_ascii=False) + "\n")
     if out.write_error:
         out.note(f"error: cannot write the answer: {out.write_error}")
         return ExitCode.ERROR
@@ -112,6 +129,9 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         if options.debug and turn.error is not None:
             print_traceback(turn.error, settings.endpoint.secrets)
         out.note(f"error: {message.error}")
+        code = ExitCode.ERROR
+    elif invalid is not None:
+        out.note(f"the answer is not the JSON the schema asked for: {invalid}")
         code = ExitCode.ERROR
     elif message.finish_reason is None:
         out.note("the server ended the answer without a finish reason: it may be cut off")
@@ -133,8 +153,17 @@ def _recording(settings: Settings, options: AskOptions, out: _Output) -> Recordi
     return Recording(store, None, settings, options.params, warn=lambda line: out.note(line))
 
 
-def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:
+def answer_json(message: Message, metrics: Metrics, *, structured: bool = False) -> dict[str, Any]:
+    """The answer as one JSON object, the same shape from every wire format.
+
+    With a JSON Schema asked for, `output` is the strictly parsed answer and
+    `output_error` says why there is none; `text` keeps what was sent.
+    """
     usage = message.usage
+    extra: dict[str, Any] = {}
+    if structured:
+        output, error = parse_final(message.text) if message.text.strip() else (None, "empty")
+        extra = {"output": output if error is None else None, "output_error": error}
     return {
         "model": message.model,
         "text": message.text,
@@ -152,6 +181,7 @@ def answer_json(message: Message, metrics: Metrics) -> dict[str, Any]:
         "cancelled": message.cancelled,
         "tokens_saved": metrics.saved,
         "error": message.error,
+        **extra,
     }
 
 
@@ -174,6 +204,8 @@ class _Output:
         self.write_error: str | None = None
         """Why writing failed, when it was not the reader going away."""
         self.answering = False
+        self.structured: LiveJson | None = None
+        """The answer as a growing JSON value (`--json-schema`), instead of text."""
         self.markdown: TerminalMarkdown | None = None
         if markdown and self.tty and not silent:
             width, height = terminal_size(stdout)

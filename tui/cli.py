@@ -41,7 +41,15 @@ ProviderOpt = Annotated[
         show_default=False,
     ),
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model name. Without one anywhere, a --base-url server is asked: "
+        "its only model is used, several are listed.",
+    ),
+]
 BaseUrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -53,6 +61,16 @@ DemoOpt = Annotated[
     bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+ThinkingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--thinking",
+        metavar="[BUDGET]",
+        help="Ask the model to reason first and show it; BUDGET in tokens where the provider "
+        "takes one (--thinking alone: 4096; 0: off).",
+        show_default=False,
+    ),
+]
 Http2Opt = Annotated[
     bool | None,
     typer.Option(
@@ -74,11 +92,12 @@ def main_callback(
     demo: DemoOpt = False,
     debug: DebugOpt = False,
     http2: Http2Opt = None,
+    thinking: ThinkingOpt = None,
 ) -> None:
     """Open the chat app (the default command)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(provider, model, base_url, system, demo, debug, http2)
+    settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
     from .app import run_app  # Textual is imported here and only here.
 
     raise typer.Exit(run_app(settings))
@@ -121,19 +140,53 @@ def ask(
     stats: Annotated[
         bool, typer.Option("--stats", help="Print TTFT, tokens/s and token counts on stderr.")
     ] = False,
+    tools: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool",
+            metavar="NAME=SCHEMA_FILE",
+            help="Offer a tool (repeatable); the file holds its parameters' JSON Schema. "
+            "Calls are shown and returned, never run.",
+            show_default=False,
+        ),
+    ] = None,
+    json_schema: Annotated[
+        str | None,
+        typer.Option(
+            "--json-schema",
+            metavar="FILE",
+            help="Structured output: the answer is one JSON value matching the schema in FILE "
+            "(shown growing on a terminal; the final strict JSON to a pipe).",
+            show_default=False,
+        ),
+    ] = None,
+    thinking: ThinkingOpt = None,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
     http2: Http2Opt = None,
 ) -> None:
     """Stream one answer to stdout. Ctrl-C stops it and closes the connection."""
+    from . import request_options
     from .ask import AskOptions, run_ask
     from .turn import Params
 
     text = _read_prompt(prompt)
-    settings = _settings(provider, model, base_url, system, demo, debug, http2)
+    settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
+    try:
+        offered = tuple(request_options.tool(spec) for spec in tools or ())
+        schema = request_options.output_schema(json_schema) if json_schema else None
+    except ConfigError as exc:
+        _fail(str(exc), code=ExitCode.USAGE)
     options = AskOptions(
         prompt=text,
-        params=Params(max_tokens=max_tokens, temperature=temperature, stream=not no_stream),
+        params=Params(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stream=not no_stream,
+            tools=offered,
+            output_schema=schema,
+            thinking=settings.thinking,
+        ),
         json=json_out,
         raw=raw,
         log=not no_log,
@@ -147,15 +200,21 @@ def ask(
 def models(
     provider: ProviderOpt = None,
     base_url: BaseUrlOpt = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='One JSON document: {"provider", "wire", "base_url", "models"}.'
+        ),
+    ] = False,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
     http2: Http2Opt = None,
 ) -> None:
-    """List the models the provider serves (GET /models)."""
+    """List the models the provider serves (GET /models, or its wire format's own list)."""
     from .models import run_models
 
-    settings = _settings(provider, None, base_url, None, demo, debug, http2)
-    raise typer.Exit(run_models(settings, debug=debug))
+    settings = _settings(provider, None, base_url, None, demo, debug, http2, need_model=False)
+    raise typer.Exit(run_models(settings, debug=debug, as_json=json_out))
 
 
 history_app = typer.Typer(
@@ -328,6 +387,9 @@ def _settings(
     demo: bool,
     debug: bool,
     http2: bool | None = None,
+    thinking: str | None = None,
+    *,
+    need_model: bool = True,
 ):
     from tokentide.client.config import resolve
 
@@ -338,15 +400,44 @@ def _settings(
             base_url=base_url,
             system=system,
             http2=http2,
+            thinking=_thinking(thinking),
         )
     except ConfigError as exc:
         if debug:
             raise
         _fail(str(exc), code=ExitCode.USAGE)
+    settings = _settle(settings, debug, need_model)
     for line in (settings.notice, *settings.warnings):
         if line:
             print(f"tokentide: {line}", file=sys.stderr)
     return settings
+
+
+def _settle(settings, debug: bool, need_model: bool):
+    """What the settings leave open, asked of the network before anything is
+    sent or drawn: a base URL's model, or a local server when nothing is
+    configured. A configured start imports and sends nothing here."""
+    from tokentide.client.discovery import needs_settling
+
+    if not needs_settling(settings, need_model=need_model):
+        return settings
+    import asyncio
+
+    from tokentide.client.discovery import settle
+    from tokentide.client.errors import ApiError
+
+    from .report import print_traceback
+
+    try:
+        return asyncio.run(settle(settings, need_model=need_model))
+    except ConfigError as exc:
+        if debug:
+            raise
+        _fail(str(exc), code=ExitCode.USAGE)
+    except ApiError as exc:
+        if debug:
+            print_traceback(exc, settings.endpoint.secrets)
+        _fail(settings.endpoint.secrets.scrub(str(exc)))
 
 
 def _read_prompt(prompt: str | None) -> str:
@@ -390,7 +481,19 @@ def _fail(message: str, code: int = ExitCode.ERROR) -> None:
     raise typer.Exit(code)
 
 
+def _thinking(value: str | None):
+    if value is None:
+        return None
+    from . import request_options
+
+    return request_options.thinking(value)
+
+
 def main() -> None:
+    if "--thinking" in sys.argv:
+        from .request_options import THINKING_DEFAULT, optional_value
+
+        sys.argv[1:] = optional_value(sys.argv[1:], "--thinking", THINKING_DEFAULT)
     try:
         app()
     except KeyboardInterrupt:

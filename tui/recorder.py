@@ -208,6 +208,9 @@ class Recording:
                 ("temperature", self._params.temperature),
                 ("stream", self._params.stream),
                 ("system", self._settings.system),
+                ("thinking", _thinking(self._params)),
+                ("tools", [tool.name for tool in self._params.tools] or None),
+                ("json_schema", _schema(self._params)),
             )
             if value is not None
         }
@@ -243,3 +246,12 @@ class Recording:
 
         self._last = WRITER.submit(run)
         return self._last
+
+
+def _thinking(params: Params) -> int | None:
+    """The thinking budget asked for, as recorded (the default's is written out)."""
+    return params.thinking.tokens() if params.thinking is not None else None
+
+
+def _schema(params: Params) -> dict | None:
+    return params.output_schema.schema if params.output_schema is not None else None

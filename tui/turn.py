@@ -32,7 +32,7 @@ from tokentide.client.errors import ApiError
 from tokentide.client.events import Message, StreamEvent
 from tokentide.client.lifecycle import State
 from tokentide.client.meter import Expectation, Metrics, expectation
-from tokentide.client.request import ChatRequest
+from tokentide.client.request import ChatRequest, OutputSchema, Thinking, Tool
 
 if TYPE_CHECKING:
     from tokentide.client.stream import ChatClient
@@ -64,6 +64,9 @@ class Params:
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = True
+    tools: tuple[Tool, ...] = ()
+    output_schema: OutputSchema | None = None
+    thinking: Thinking | None = None
 
 
 class Exchange(Protocol):
@@ -118,6 +121,9 @@ class Turn:
             max_tokens=params.max_tokens,
             temperature=params.temperature,
             stream=params.stream,
+            tools=list(params.tools),
+            output_schema=params.output_schema,
+            thinking=params.thinking,
         )
         self.expected: Expectation = expectation(
             params.max_tokens, history_tokens, settings.expected_tokens

@@ -203,7 +203,8 @@ class ChatScreen(Screen):
     async def send(self, prompt: str) -> None:
         view = AssistantMessage()
         status = self.status
-        recording = self.history.recording(self.settings, Params())
+        params = Params(thinking=self.settings.thinking)
+        recording = self.history.recording(self.settings, params)
 
         def sink(event: StreamEvent) -> None:
             view.push(event)
@@ -224,6 +225,7 @@ class ChatScreen(Screen):
             self.settings,
             prompt,
             history=self.turns,
+            params=params,
             history_tokens=expected,
             sink=sink,
             on_done=done,
