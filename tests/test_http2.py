@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 
 from tests.cli import clean_env, tokentide
@@ -268,3 +269,19 @@ def test_h2_is_imported_only_when_http2_is_on():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert run.stdout.split() == ["False", "True"]
+
+
+async def test_the_demo_server_answers_any_http2_client_like_http1():
+    """httpx itself as the client: a refusal of a body too large comes once the
+    body is in (a reset mid-upload would leave the client waiting), a HEAD
+    answer declares no length it will not send, and the connection goes on."""
+    with DemoServer() as server:
+        async with httpx.AsyncClient(http1=False, http2=True, timeout=30) as http:
+            huge = await http.post(f"{server.base_url}/chat/completions", content=b"x" * 17_000_000)
+            head = await http.head(f"{server.base_url}/models")
+            models = await http.get(f"{server.base_url}/models")
+        records = server.requests
+    assert huge.status_code == 413 and huge.http_version == "HTTP/2"
+    assert head.status_code == 405 and "content-length" not in head.headers
+    assert models.status_code == 200 and "demo" in models.text
+    assert [r.connection for r in records] == [1, 1]  # HEAD and GET: one connection

@@ -40,7 +40,6 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 _READ_SIZE = 65536
 _CONNECTION_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "upgrade"})
-_NO_ERROR = 0x0
 _INTERNAL_ERROR = 0x2
 
 
@@ -79,6 +78,7 @@ class H2Stream:
         self._queued: list[tuple[str, Any]] = []
         self._head_only = False
         self.ended = False  # our side of the stream is over
+        self.too_large = False  # the request body went past MAX_BODY
 
     def request(self) -> Request:
         pseudo = {
@@ -113,7 +113,7 @@ class H2Stream:
             ("server", "tokentide-demo"),
             *((n.lower(), v) for n, v in headers if n.lower() not in _CONNECTION_HEADERS),
         ]
-        if length is not None:
+        if length is not None and not self._head_only:  # h2 would hold HEAD to it
             fields.append(("content-length", str(length)))
         self._queued.append(("head", fields))
         return b""
@@ -231,13 +231,16 @@ class H2Connection:
         elif isinstance(event, h2.events.DataReceived):
             self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             stream = self._streams.get(event.stream_id)
-            if stream is not None and not stream.ended:
+            if stream is not None and not stream.too_large:
                 stream._body += event.data
                 if len(stream._body) > MAX_BODY:
-                    self._refuse(stream, 413, "request body too large")
+                    stream.too_large = True  # read to the end, kept no more
+                    stream._body.clear()
         elif isinstance(event, h2.events.StreamEnded):
             stream = self._streams.get(event.stream_id)
-            if stream is not None and not stream.ended:
+            if stream is not None and stream.too_large:
+                self._refuse(stream, 413, "request body too large")
+            elif stream is not None and not stream.ended:
                 task = asyncio.ensure_future(self._answer(stream, handler))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -251,12 +254,16 @@ class H2Connection:
             self._window.set()
 
     def _refuse(self, stream: H2Stream, status: int, message: str) -> None:
-        """Answer at once and reset the stream, so the client stops sending (RFC 9113 §8.1)."""
+        """Answer a request without handling it.
+
+        Only once the client has sent all of it: a reset while it is still
+        sending (RFC 9113 §8.1 allows one) leaves httpcore waiting for flow
+        control until its timeout instead of reading the answer.
+        """
         stream.reject(status, message)
         queued, stream._queued = stream._queued, []
         with contextlib.suppress(Exception):
             self._encode(stream, queued)
-            self._h2.reset_stream(stream.stream_id, error_code=_NO_ERROR)
         stream.ended = True
         self._streams.pop(stream.stream_id, None)
 
@@ -293,9 +300,15 @@ class H2Connection:
             raise Disconnected from exc
 
     def _encode(self, stream: H2Stream, queued: list[tuple[str, Any]]) -> None:
+        """Encode frames at once; DATA only as far as the windows allow (a refusal's
+        few bytes: `send` waits for flow control instead)."""
         for kind, value in queued:
             if kind == "head":
                 self._h2.send_headers(stream.stream_id, value)
+            elif kind == "data":
+                size = self._h2.max_outbound_frame_size
+                for start in range(0, len(value), size):
+                    self._h2.send_data(stream.stream_id, value[start : start + size])
             elif kind == "end":
                 self._h2.end_stream(stream.stream_id)
                 stream.ended = True
