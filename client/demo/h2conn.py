@@ -81,6 +81,8 @@ class H2Stream:
         self.too_large = False  # the request body went past MAX_BODY
 
     def request(self) -> Request:
+        """The whole request as HTTP/1.1 requests are given to the server: version
+        "2", `:authority` as the Host header, no pseudo-headers."""
         pseudo = {
             k.decode("latin-1"): v.decode("latin-1") for k, v in self._headers if k[:1] == b":"
         }
