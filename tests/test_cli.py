@@ -407,6 +407,41 @@ def test_models_lists_and_explains_failures(tmp_path):
     assert "sk-wrong" not in result.stderr
 
 
+def test_models_json_for_every_wire(tmp_path, demo):
+    env = clean_env(tmp_path, ANTHROPIC_API_KEY="k" * 12, GEMINI_API_KEY="g" * 12)
+    root = demo.base_url.removesuffix("/v1")
+    for wire, url in [
+        ("openai", demo.base_url), ("responses", demo.base_url),
+        ("anthropic", root), ("ollama", root), ("gemini", root),
+    ]:  # fmt: skip
+        result = tokentide("models", "--provider", wire, "--base-url", url, "--json", env=env)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        document = json.loads(result.stdout)
+        assert document["provider"] == document["wire"] == wire and document["base_url"] == url
+        assert {m.removesuffix(":latest") for m in document["models"]} == {
+            "demo", "demo-think", "demo-tools"
+        }  # fmt: skip
+
+
+def test_a_base_url_without_a_model_uses_the_servers_only_one(tmp_path, replay):
+    replay.reply(Canned(b'{"data": [{"id": "qwen2.5-7b"}]}', content_type="application/json"))
+    replay.reply(Canned(fixture("openai_chat_text.sse")))
+    result = tokentide("ask", "--base-url", replay.base_url, "q", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Hello")
+    assert result.stderr == "tokentide: model: qwen2.5-7b (the only one the server lists)\n"
+    assert [s.path for s in replay.seen] == ["/v1/models", "/v1/chat/completions"]
+    assert replay.seen[1].body["model"] == "qwen2.5-7b"
+
+
+def test_a_base_url_with_several_models_wants_one_named(tmp_path, demo):
+    result = tokentide("ask", "--base-url", demo.base_url, "q", env=clean_env(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "demo, demo-think, demo-tools" in line and "--model NAME" in line
+    assert [r.path for r in demo.requests] == ["/v1/models"]  # no chat with a guessed model
+
+
 def test_a_provider_of_your_own_from_the_config_file(tmp_path, demo):
     config = tmp_path / "lab.toml"
     config.write_text(

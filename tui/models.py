@@ -1,8 +1,9 @@
-"""`tokentide models`: what the provider serves, one id a line."""
+"""`tokentide models`: what the provider serves, one id a line (or one JSON document)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import ApiError
@@ -13,22 +14,35 @@ from .exit_codes import ExitCode
 from .report import error_line, print_traceback
 
 
-def run_models(settings: Settings, debug: bool = False) -> int:
+def run_models(settings: Settings, debug: bool = False, as_json: bool = False) -> int:
+    demo = settings.endpoint.demo
     with demo_endpoint(settings) as settings:
-        return asyncio.run(_models(settings, debug))
+        return asyncio.run(_models(settings, debug, as_json, demo))
 
 
-async def _models(settings: Settings, debug: bool) -> int:
-    secrets = settings.endpoint.secrets
+async def _models(settings: Settings, debug: bool, as_json: bool, demo: bool) -> int:
+    endpoint = settings.endpoint
+    secrets = endpoint.secrets
     try:
-        async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
+        async with ChatClient(endpoint, timeouts=settings.timeouts) as client:
             ids = await client.list_models()
     except ApiError as exc:
         if debug:
             print_traceback(exc, secrets)
         error_line(str(exc), secrets)
         return ExitCode.ERROR
-    for model_id in ids:
-        # Ids come from the server: one printable line each, whatever it sent.
-        print(secrets.scrub("".join(ch for ch in model_id if ch.isprintable())))
+    # Ids come from the server: one printable line each, whatever it sent.
+    shown = [secrets.scrub("".join(ch for ch in model_id if ch.isprintable())) for model_id in ids]
+    if as_json:
+        document = {
+            "provider": endpoint.name,
+            "wire": endpoint.wire,
+            # The demo's server lives only as long as this command: its URL means nothing after.
+            "base_url": None if demo else secrets.scrub(endpoint.base_url),
+            "models": shown,
+        }
+        print(json.dumps(document, ensure_ascii=False))
+        return ExitCode.OK
+    for model_id in shown:
+        print(model_id)
     return ExitCode.OK
