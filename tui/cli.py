@@ -37,7 +37,8 @@ ProviderOpt = Annotated[
     typer.Option(
         "--provider",
         "-p",
-        help="openai, ollama, demo, or a [providers.NAME] from the config file.",
+        help="openai, ollama, demo, or a [providers.NAME] from the config file. "
+        "With none configured: a local server on 127.0.0.1 if one answers, else the demo.",
         show_default=False,
     ),
 ]
@@ -210,7 +211,7 @@ def models(
     debug: DebugOpt = False,
     http2: Http2Opt = None,
 ) -> None:
-    """List the models the provider serves (GET /models, or its wire format's own list)."""
+    """List the models the provider serves (its wire format's model list)."""
     from .models import run_models
 
     settings = _settings(provider, None, base_url, None, demo, debug, http2, need_model=False)
