@@ -169,3 +169,27 @@ def test_structured_output_in_json_mode(replay, tmp_path):
     assert (
         data["output"] == {"n": 1} and data["output_error"] is None and data["text"] == '{"n": 1}'
     )
+
+
+def test_every_wire_streams_structured_output(tmp_path, demo):
+    """`response_format`, `text.format`, a forced tool, `responseJsonSchema`
+    and `format`: the same schema asked five ways, one answer's shape."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "langs": {"type": "array", "items": {"type": "string"}},
+            "address": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    path = tmp_path / "person.json"
+    path.write_text(json.dumps(schema))
+    for wire in WIRES:
+        result = tokentide(
+            "ask", "--no-log", "--provider", wire, "--base-url", base_url(demo, wire),
+            "--model", "demo", "--json-schema", str(path), "Ada in Paris", env=clean_env(tmp_path),
+        )  # fmt: skip
+        assert result.returncode == 0, (wire, result.stderr)
+        value = json.loads(result.stdout)
+        assert sorted(value) == ["address", "langs", "name"], wire
+        assert value["address"] == {"city": "Paris"} and len(value["langs"]) == 2, wire

@@ -258,7 +258,7 @@ async def test_stream_false_is_one_json_object(
     server: DemoServer, client: httpx.AsyncClient
 ) -> None:
     prompt = "tell me about rust"
-    body = chat(prompt, model="demo-think", stream=False, think=True, format="json")
+    body = chat(prompt, model="demo-think", stream=False, think=True)
     response = await client.post(f"{root(server)}/api/chat", json=body)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"

@@ -124,6 +124,7 @@ class AnthropicMessages:
             max_tokens=body["max_tokens"],
             stream=body.get("stream") is True,
             include_usage=True,  # Anthropic always reports usage
+            forced_tool=_forced_tool(body.get("tool_choice")),
         )
 
     def models(self, models: Mapping[str, str]) -> Reply:
@@ -647,3 +648,12 @@ def neutral_tools(tools: Any) -> list[dict[str, Any]]:
         for tool in tools
         if isinstance(tool, dict) and isinstance(tool.get("input_schema"), dict)
     ]
+
+
+def _forced_tool(choice: Any) -> str | None:
+    """`tool_choice: {"type": "tool", "name": N}`: the model must call N (how
+    clients ask Anthropic for structured output)."""
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        name = choice.get("name")
+        return name if isinstance(name, str) else None
+    return None

@@ -146,6 +146,7 @@ class GeminiApi:
             max_tokens=_max_output_tokens(_either(body, "generationConfig")),
             stream=stream,
             include_usage=True,
+            schema=_response_schema(_either(body, "generationConfig")),
         )
 
     def models(self, models: Mapping[str, str]) -> Reply:
@@ -650,3 +651,15 @@ def _max_output_tokens(config: Any) -> int | None:
     if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
         return limit
     return None
+
+
+def _response_schema(config: Any) -> dict[str, Any] | None:
+    """`responseJsonSchema` (JSON Schema) or `responseSchema` (Google's subset),
+    either spelling; a JSON MIME type alone asks for any JSON."""
+    if not isinstance(config, dict):
+        return None
+    for key in ("responseJsonSchema", "response_json_schema", "responseSchema", "response_schema"):
+        if isinstance(config.get(key), dict):
+            return config[key]
+    mime = config.get("responseMimeType", config.get("response_mime_type"))
+    return {} if mime == "application/json" else None

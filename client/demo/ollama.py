@@ -98,6 +98,9 @@ class OllamaChat:
             max_tokens=_num_predict(body.get("options")),
             stream=body.get("stream") is not False,
             include_usage=True,
+            schema=body["format"]
+            if isinstance(body.get("format"), dict)
+            else ({} if body.get("format") == "json" else None),
         )
 
     def models(self, models: Mapping[str, str]) -> Reply:

@@ -74,6 +74,7 @@ class OpenAIChat:
             stream=stream,
             # Unstreamed answers always carry usage; streams only when asked.
             include_usage=asked or not stream,
+            schema=response_schema(body.get("response_format")),
         )
 
     def models(self, models: Mapping[str, str]) -> Reply:
@@ -494,6 +495,19 @@ def _model_not_found(model: str) -> bytes:
         "invalid_request_error",
         "model_not_found",
     )
+
+
+def response_schema(response_format: Any) -> dict[str, Any] | None:
+    """`response_format`'s schema: `json_schema` gives one, `json_object` any object."""
+    if not isinstance(response_format, dict):
+        return None
+    if response_format.get("type") == "json_object":
+        return {}
+    if response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return schema if isinstance(schema, dict) else {}
+    return None
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:

@@ -25,6 +25,7 @@ from .answers import (
     message_chars,
     reasoning_for,
     split_tokens,
+    structured_answer,
     tool_arguments,
 )
 
@@ -55,6 +56,10 @@ class ChatRequest:
     stream: bool
     #: Whether the client wants token counts with the answer.
     include_usage: bool
+    #: Structured output: the answer must be JSON matching this schema ({} for any object).
+    schema: dict[str, Any] | None = None
+    #: A tool the client forces the model to call (Anthropic's structured output).
+    forced_tool: str | None = None
 
 
 @dataclass
@@ -110,21 +115,26 @@ def make_plan(chat: ChatRequest, scripted: Script | None, *, seed: int, rng: ran
         text = _answer_text(model, messages, prompt)
     if reasoning:
         events += [("reasoning", p) for p in split_tokens(reasoning, seed)]
-    wants_tool = (
-        scripted is None
-        and model == "demo-tools"
-        and not prompt.startswith("/echo ")
-        and not _after_tool_result(messages)
+    forced = _tool_named(chat.tools, chat.forced_tool)
+    wants_tool = scripted is None and not _after_tool_result(messages)
+    wants_tool = wants_tool and (
+        forced is not None or (model == "demo-tools" and not prompt.startswith("/echo "))
     )
+    if scripted is None and chat.schema is not None and not wants_tool:
+        text = structured_answer(prompt, chat.schema)
     if wants_tool:
-        first = chat.tools[0] if chat.tools else None
+        first = forced or (chat.tools[0] if chat.tools else None)
         function = first.get("function") if isinstance(first, dict) else None
         tool_name = "get_weather"
         if isinstance(function, dict) and isinstance(function.get("name"), str):
             tool_name = function["name"]
         tool_id = "call_" + "".join(rng.choices(string.ascii_letters + string.digits, k=24))
         events.append(("tool_header", tool_name))
-        args = tool_arguments(prompt, first)
+        if forced is not None:  # structured output: the schema's shape, in full
+            function = forced.get("function") or {}
+            args = structured_answer(prompt, function.get("parameters") or {})
+        else:
+            args = tool_arguments(prompt, first)
         events += [("args", p) for p in split_tokens(args, seed)]
         finish = "tool_calls"
     else:
@@ -148,6 +158,14 @@ def make_plan(chat: ChatRequest, scripted: Script | None, *, seed: int, rng: ran
         tool_id=tool_id,
         tool_name=tool_name,
     )
+
+
+def _tool_named(tools: list[Any], name: str | None) -> dict[str, Any] | None:
+    for tool in tools if name else ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == name:
+            return tool
+    return None
 
 
 def _after_tool_result(messages: list[Any]) -> bool:

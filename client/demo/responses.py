@@ -538,4 +538,17 @@ def neutral_request(body: dict[str, Any]) -> ChatRequest:
         max_tokens=body.get("max_output_tokens"),
         stream=body.get("stream") is True,
         include_usage=True,  # the terminal event always carries usage
+        schema=_text_schema(body.get("text")),
     )
+
+
+def _text_schema(text: Any) -> dict[str, Any] | None:
+    """`text.format`: `json_schema` gives a schema, `json_object` any object."""
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return {}
+    if fmt.get("type") == "json_schema":
+        return fmt["schema"] if isinstance(fmt.get("schema"), dict) else {}
+    return None
