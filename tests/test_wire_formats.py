@@ -141,6 +141,14 @@ CASES = [
         error="the server reported an error mid-stream (overloaded_error): Overloaded",
     ),
     Case(
+        "anthropic",
+        "litellm_messages_tool_use.sse",
+        text="Let me check.",
+        calls=[("call_8b1f", "get_weather", {"city": "Oslo"})],
+        finish=("tool_calls", "tool_use"),
+        usage=(87, 21, None),
+    ),
+    Case(
         "responses",
         "openai_responses_text.sse",
         text="Double bubble bath—twice!",
