@@ -559,8 +559,7 @@ def _thinking(name: str, top: _Table) -> Thinking | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return Thinking(value)
     raise ConfigError(
-        f"thinking in {section.where} of {section.path} must be true, false or a budget "
-        "in tokens",
+        f"thinking in {section.where} of {section.path} must be true, false or a budget in tokens",
         fix="e.g. thinking = true, or thinking = 8192",
     )
 
