@@ -37,7 +37,8 @@ ProviderOpt = Annotated[
     typer.Option(
         "--provider",
         "-p",
-        help="openai, ollama, demo, or a [providers.NAME] from the config file. "
+        help="openai, anthropic, responses, ollama, gemini, demo, or a [providers.NAME] "
+        "from the config file. "
         "With none configured: a local server on 127.0.0.1 if one answers, else the demo.",
         show_default=False,
     ),
@@ -54,7 +55,9 @@ ModelOpt = Annotated[
 BaseUrlOpt = Annotated[
     str | None,
     typer.Option(
-        "--base-url", help="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1."
+        "--base-url",
+        help="Base URL of the API: the /v1 URL for openai and responses "
+        "(http://127.0.0.1:8080/v1), the host for anthropic, ollama and gemini.",
     ),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
