@@ -3,6 +3,7 @@ the demo server speaking each format over loopback."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from tests.pilot import answers, send, wait_idle
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
+from tokentide.client.request import OutputSchema
 from tokentide.tui.app import TokentideApp
-from tokentide.tui.turn import Outcome
+from tokentide.tui.turn import Outcome, Params
 from tokentide.tui.widgets.tool_call_view import ToolCallView
 
 WIRES = ["anthropic", "responses", "ollama", "gemini"]
@@ -86,3 +88,23 @@ async def test_esc_closes_the_stream_on_every_wire(wire):
             (turn,) = app.screen.turns
             assert turn.outcome is Outcome.STOPPED and turn.message.text
             assert "stopped" in str(answers(app)[0].footer.render())
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic", "gemini"])
+async def test_structured_output_is_drawn_as_json_not_markdown(server, wire):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "n": {"type": "integer"}},
+    }
+    url = server.base_url if wire == "openai" else server.base_url.removesuffix("/v1")
+    settings = resolve(provider=wire, base_url=url, model="demo", env={})
+    app = TokentideApp(settings, Params(output_schema=OutputSchema(schema, "place")))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "a place in Oslo")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        (turn,) = app.screen.turns
+        assert json.loads(turn.message.text) == {"city": "Oslo", "n": 3}
+        assert view.json_view is not None and not view.json_view.has_class("-invalid")
+        assert json.loads(str(view.json_view.render())) == {"city": "Oslo", "n": 3}
+        assert view.markdown.source == ""  # not drawn twice

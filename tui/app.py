@@ -11,6 +11,7 @@ from tokentide.client.config import Settings
 
 from .garbage import settle_garbage
 from .screens.chat import ChatScreen
+from .turn import Params
 
 
 class TokentideApp(App[int]):
@@ -19,13 +20,15 @@ class TokentideApp(App[int]):
     TITLE = "tokentide"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, params: Params | None = None) -> None:
         super().__init__(driver_class=_driver_class())
         self.settings = settings
+        self.params = params or Params()
+        """Tools and a JSON Schema offered with every prompt (`--tool`, `--json-schema`)."""
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.endpoint.describe()
-        self.push_screen(ChatScreen(self.settings))
+        self.push_screen(ChatScreen(self.settings, self.params))
         self.call_after_refresh(settle_garbage)
         if self.settings.notice:
             self.notify(self.settings.notice, title="tokentide", timeout=8, markup=False)
@@ -61,9 +64,9 @@ def _driver_class() -> type | None:
     return StopKeyDriver
 
 
-def run_app(settings: Settings) -> int:
+def run_app(settings: Settings, params: Params | None = None) -> int:
     from .demo import demo_endpoint
 
     with demo_endpoint(settings) as settings:
-        result = TokentideApp(settings).run()
+        result = TokentideApp(settings, params).run()
     return result or 0

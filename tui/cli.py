@@ -65,6 +65,26 @@ DemoOpt = Annotated[
     bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+ToolOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool",
+        metavar="NAME=SCHEMA_FILE",
+        help="Offer a tool (repeatable); the file holds its parameters' JSON Schema. "
+        "Calls are shown and returned, never run.",
+        show_default=False,
+    ),
+]
+JsonSchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--json-schema",
+        metavar="FILE",
+        help="Structured output: the answer is one JSON value matching the schema in FILE "
+        "(shown growing, pretty-printed; `ask` to a pipe prints the final strict JSON).",
+        show_default=False,
+    ),
+]
 ThinkingOpt = Annotated[
     str | None,
     typer.Option(
@@ -97,14 +117,18 @@ def main_callback(
     debug: DebugOpt = False,
     http2: Http2Opt = None,
     thinking: ThinkingOpt = None,
+    tools: ToolOpt = None,
+    json_schema: JsonSchemaOpt = None,
 ) -> None:
     """Open the chat app (the default command)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
+    offered, schema = _request_files(tools, json_schema)
     from .app import run_app  # Textual is imported here and only here.
+    from .turn import Params
 
-    raise typer.Exit(run_app(settings))
+    raise typer.Exit(run_app(settings, Params(tools=offered, output_schema=schema)))
 
 
 @app.command()
@@ -144,43 +168,20 @@ def ask(
     stats: Annotated[
         bool, typer.Option("--stats", help="Print TTFT, tokens/s and token counts on stderr.")
     ] = False,
-    tools: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tool",
-            metavar="NAME=SCHEMA_FILE",
-            help="Offer a tool (repeatable); the file holds its parameters' JSON Schema. "
-            "Calls are shown and returned, never run.",
-            show_default=False,
-        ),
-    ] = None,
-    json_schema: Annotated[
-        str | None,
-        typer.Option(
-            "--json-schema",
-            metavar="FILE",
-            help="Structured output: the answer is one JSON value matching the schema in FILE "
-            "(shown growing on a terminal; the final strict JSON to a pipe).",
-            show_default=False,
-        ),
-    ] = None,
+    tools: ToolOpt = None,
+    json_schema: JsonSchemaOpt = None,
     thinking: ThinkingOpt = None,
     demo: DemoOpt = False,
     debug: DebugOpt = False,
     http2: Http2Opt = None,
 ) -> None:
     """Stream one answer to stdout. Ctrl-C stops it and closes the connection."""
-    from . import request_options
     from .ask import AskOptions, run_ask
     from .turn import Params
 
     text = _read_prompt(prompt)
     settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
-    try:
-        offered = tuple(request_options.tool(spec) for spec in tools or ())
-        schema = request_options.output_schema(json_schema) if json_schema else None
-    except ConfigError as exc:
-        _fail(str(exc), code=ExitCode.USAGE)
+    offered, schema = _request_files(tools, json_schema)
     options = AskOptions(
         prompt=text,
         params=Params(
@@ -483,6 +484,18 @@ def _fail(message: str, code: int = ExitCode.ERROR) -> None:
 
     error_line(message)
     raise typer.Exit(code)
+
+
+def _request_files(tools: list[str] | None, json_schema: str | None):
+    """The tools and the schema the files describe, or a one-line usage error."""
+    from . import request_options
+
+    try:
+        offered = tuple(request_options.tool(spec) for spec in tools or ())
+        schema = request_options.output_schema(json_schema) if json_schema else None
+    except ConfigError as exc:
+        _fail(str(exc), code=ExitCode.USAGE)
+    return offered, schema
 
 
 def _thinking(value: str | None):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -87,9 +88,11 @@ class ChatScreen(Screen):
     streaming: var[bool] = var(False, bindings=True)
     """True from Enter until the answer is recorded; drives which bindings apply."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, params: Params | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.params = dataclasses.replace(params or Params(), thinking=settings.thinking)
+        """What every prompt is sent with besides the conversation."""
         self._client: ChatClient | None = None
         self.turns: list[Turn] = []
         """Every turn of this chat, failed ones included (they are not sent again)."""
@@ -201,9 +204,9 @@ class ChatScreen(Screen):
         await self.send(event.text)
 
     async def send(self, prompt: str) -> None:
-        view = AssistantMessage()
+        params = self.params
+        view = AssistantMessage(structured=params.output_schema is not None)
         status = self.status
-        params = Params(thinking=self.settings.thinking)
         recording = self.history.recording(self.settings, params)
 
         def sink(event: StreamEvent) -> None:

@@ -31,6 +31,7 @@ from tokentide.client.meter import Metrics
 from .. import format as fmt
 from ..prices import Cost, usd
 from ..safe_text import terminal_safe
+from .json_view import JsonView
 from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
 from .tool_call_view import ToolCallView
@@ -64,8 +65,11 @@ class AssistantMessage(LaidOutOnce, Vertical):
     }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, structured: bool = False) -> None:
         super().__init__()
+        self.structured = structured
+        """The answer is a JSON value (a schema was asked for): drawn as JSON, not Markdown."""
+        self.json_view: JsonView | None = None
         self.markdown = MarkdownView()
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
@@ -89,9 +93,9 @@ class AssistantMessage(LaidOutOnce, Vertical):
 
     def push(self, event: StreamEvent) -> None:
         """The turn's sink: queue, never render here."""
-        if isinstance(event, TextDelta):
+        if isinstance(event, TextDelta) and not self.structured:
             self.markdown.write(terminal_safe(event.text))
-        elif isinstance(event, ReasoningDelta | ToolCallDelta) and not self._stale:
+        elif isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta) and not self._stale:
             self._stale = True
             wait = self._drawn_at + REDRAW_INTERVAL - time.monotonic()
             if wait > 0:
@@ -107,6 +111,8 @@ class AssistantMessage(LaidOutOnce, Vertical):
             message = self._message_of()
             self.show_reasoning(message.reasoning)
             self.show_tool_calls(message.tool_calls)
+            if self.structured:
+                self.show_structured(message.text)
 
     async def flush(self) -> None:
         """Draw what is still queued and the last block."""
@@ -120,6 +126,14 @@ class AssistantMessage(LaidOutOnce, Vertical):
         thinking = self.query_one("#thinking", Collapsible)
         thinking.add_class("-shown")
         self.thinking_text.update(Text(terminal_safe(reasoning)))
+
+    def show_structured(self, text: str, *, final: bool = False) -> None:
+        if not text and not final:
+            return
+        if self.json_view is None:
+            self.json_view = JsonView()
+            self.mount(self.json_view, before=self.footer)
+        self.json_view.show(text, final=final)
 
     def show_tool_calls(self, calls: list[ToolCall]) -> None:
         for call in calls:
@@ -169,6 +183,8 @@ class AssistantMessage(LaidOutOnce, Vertical):
             thinking.title = f"thinking ({len(message.reasoning.split())} words)"
         if message.tool_calls:
             self.show_tool_calls(message.tool_calls)
+        if self.structured and (message.text or not message.tool_calls):
+            self.show_structured(message.text, final=not message.cancelled and not message.error)
         if message.error and not (message.text or message.reasoning or message.tool_calls):
             self.display = False  # nothing arrived: the error block says it all
             return
