@@ -151,7 +151,7 @@ def parse_final(raw: str) -> tuple[object, str | None]:
         error = str(exc)
     try:
         return json.loads(raw, strict=False), None
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than Python's stack goes
         return parse_partial(raw), f"arguments are not valid JSON: {error}"
 
 

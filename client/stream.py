@@ -594,7 +594,8 @@ class _Cleanup:
     is split over deltas is split within one channel: surrogate halves of
     one emoji are joined (a lone half cannot be stored or printed), and the
     configured secrets are masked (a server that echoes the key in its text
-    must not put it on screen or on disk).
+    must not put it on screen or on disk). Tool names and ids and the native
+    finish reason come whole, and are masked the same way.
     """
 
     def __init__(self, secrets: Secrets) -> None:
@@ -607,13 +608,17 @@ class _Cleanup:
             return [type(event)(text)] if text else []
         if isinstance(event, ToolCallDelta):
             arguments = self._channel(event, event.index).feed(event.arguments)
-            name = event.name
-            if name:
-                name = self._secrets.scrub(valid(name)) if self._secrets else valid(name)
-            return [dataclasses.replace(event, name=name, arguments=arguments)]
+            call_id, name = self._word(event.id), self._word(event.name)
+            return [dataclasses.replace(event, id=call_id, name=name, arguments=arguments)]
         if isinstance(event, Finished):
-            return [*self.rest(), event]
+            return [*self.rest(), dataclasses.replace(event, native=self._word(event.native))]
         return [event]
+
+    def _word(self, word: str | None) -> str | None:
+        """A name, an id or a finish reason as the server sent it, whole."""
+        if not word:
+            return word
+        return self._secrets.scrub(valid(word)) if self._secrets else valid(word)
 
     def _channel(self, event: StreamEvent, index: int) -> _Channel:
         key = (type(event).__name__, index)

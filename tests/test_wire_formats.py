@@ -438,8 +438,10 @@ async def test_anthropic_request(replay):
     assert seen.headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in seen.headers
     body = seen.body
-    assert body["system"] == "be brief" and body["max_tokens"] == 100 and body["stream"] is True
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024}  # room left to answer
+    assert body["system"] == "be brief" and body["stream"] is True
+    # The smallest budget the API takes, and max_tokens above it: 100 for the answer.
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert body["max_tokens"] == 1024 + 100 and "temperature" not in body
     assert body["messages"] == [
         {"role": "user", "content": "first"},
         {
@@ -492,6 +494,7 @@ async def test_responses_request(replay):
             "name": "get_weather",
             "description": "Weather",
             "parameters": TOOL.parameters,
+            "strict": False,
         }
     ]
     assert body["text"] == {

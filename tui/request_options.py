@@ -37,6 +37,12 @@ def tool(spec: str) -> Tool:
             fix="e.g. --tool get_weather=weather.json",
         )
     schema = _schema_file(Path(path), f"--tool {name}")
+    kind = schema.setdefault("type", "object")  # `properties` alone mean an object
+    if kind != "object":
+        raise ConfigError(
+            f"--tool {name}: {path} describes a {kind!r}, but a tool's parameters are an object",
+            fix='e.g. {"type": "object", "properties": {"city": {"type": "string"}}}',
+        )
     description = schema.get("description")
     return Tool(name, schema, description if isinstance(description, str) else "")
 
@@ -57,7 +63,7 @@ def thinking(value: str | None) -> Thinking | bool | None:
         return None
     if value == THINKING_DEFAULT:
         return Thinking()
-    if not value.isdigit():
+    if not _digits(value):
         raise ConfigError(
             f"--thinking {value!r} is not a budget in tokens",
             fix="use --thinking alone, or --thinking 8192 (0 turns it off)",
@@ -75,10 +81,15 @@ def optional_value(argv: list[str], option: str, default: str) -> list[str]:
         if arg == "--":
             return [*out, *argv[i:]]
         following = argv[i + 1] if i + 1 < len(argv) else ""
-        if arg == option and not following.isdigit():
+        if arg == option and not _digits(following):
             arg = f"{option}={default}"
         out.append(arg)
     return out
+
+
+def _digits(value: str) -> bool:
+    """0-9 only: `str.isdigit` also takes "²" and other digits `int` refuses."""
+    return value.isascii() and value.isdigit()
 
 
 _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}

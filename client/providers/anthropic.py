@@ -3,18 +3,24 @@
 Each SSE event carries its type twice (the `event:` line and the JSON
 `type`); the JSON one is read, as the SDK does. An answer is a list of
 content blocks opened, grown by deltas and closed by `index`: text, tool
-use (arguments as `partial_json` fragments), thinking (with a signature
+use (arguments as `partial_json` fragments, or whole in the block's start
+when a translation sends no fragments), thinking (with a signature
 that must go back unchanged for the conversation to continue, kept as a
 `Replay`) and redacted thinking. `message_start` reports the input tokens
 and a small starting output count, which is not taken as the answer's
 length: the cumulative count comes in `message_delta`. An `error` event
 after the 200 status (`overloaded_error`) ends the answer with the part
 received kept; a stream that ends without `message_stop` and without a
-stop reason was cut off.
+stop reason was cut off (a whole unstreamed reply without one is kept, with
+no finish reason).
+
+Thinking takes a budget of at least 1024 tokens, below `max_tokens`, and no
+`temperature` but the default: a user's temperature is left out then.
 
 Structured output is a forced tool here (Anthropic has no `response_format`):
 its arguments are the answer, so they are streamed as the answer's text, as
-every other format streams structured output.
+every other format streams structured output, and its `tool_use` stop is
+the answer's `stop`.
 """
 
 from __future__ import annotations
@@ -69,8 +75,8 @@ class AnthropicMessages:
         }
         if request.system:
             body["system"] = request.system
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+        if request.temperature is not None and request.thinking is None:
+            body["temperature"] = request.temperature  # thinking takes none but the default
         tools = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
             if t.description
@@ -78,11 +84,14 @@ class AnthropicMessages:
             for t in request.tools
         ]
         if request.thinking is not None:
-            budget = request.thinking.tokens()
+            # The API takes a budget of at least 1024 tokens, below max_tokens.
+            budget = max(MIN_THINKING_BUDGET, request.thinking.tokens())
             if request.max_tokens is None:
                 body["max_tokens"] = max(max_tokens, budget + DEFAULT_MAX_TOKENS)
             elif budget >= max_tokens:  # the API wants room for the answer
                 budget = max(MIN_THINKING_BUDGET, max_tokens // 2)
+                if budget >= max_tokens:  # too small a limit to think at all:
+                    body["max_tokens"] = budget + max_tokens  # the limit is the answer's
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if (schema := request.output_schema) is not None:
             tools.append({"name": schema.name, "input_schema": schema.schema})
@@ -127,8 +136,9 @@ class AnthropicMessages:
                 }
             ),
         )
-        events += parser.end()
-        return events
+        # A whole reply cannot have been cut off: without a stop reason it
+        # is kept, finished without one, as other formats do.
+        return events + (parser.end() if parser.stopped else [Finished(None)])
 
     def error_message(self, body: Any) -> str | None:
         return error_text(body)
@@ -146,6 +156,12 @@ class AnthropicParser:
         self._answer_tool = answer_tool
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
+        self._answered = False  # the answer tool was used
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the server said why the answer ended (or that it did)."""
+        return self.done or self._stop_reason is not None
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         payload = as_dict(parse_json(data, AnthropicMessages.label))
@@ -214,6 +230,7 @@ class AnthropicParser:
             name = text_of(block.get("name"))
             if self._answer_tool is not None and name == self._answer_tool:
                 state.kind = "answer"
+                self._answered = True
                 return []
             state.tool = self._tools
             self._tools += 1
@@ -237,6 +254,7 @@ class AnthropicParser:
             piece = text_of(delta.get("partial_json"))
             if not piece:
                 return []
+            state.streamed = True
             if state.kind == "answer":
                 return [TextDelta(piece)]
             if state.tool is not None:
@@ -247,6 +265,15 @@ class AnthropicParser:
         state = self._blocks.pop(_index(payload), None)
         if state is None:
             return []
+        whole = state.start.get("input")
+        if not state.streamed and isinstance(whole, dict) and whole:
+            # A translation that sends the input whole in content_block_start
+            # and no deltas: the SDK keeps it, and so do we.
+            arguments = json.dumps(whole)
+            if state.kind == "answer":
+                return [TextDelta(arguments)]
+            if state.tool is not None:
+                return [ToolCallDelta(state.tool, arguments=arguments)]
         if state.kind == "thinking":
             block = {
                 "type": "thinking",
@@ -275,11 +302,14 @@ class AnthropicParser:
         ]
 
     def _finished(self) -> Finished:
-        return Finished(normalise_finish(self._stop_reason, FINISH), self._stop_reason)
+        reason = normalise_finish(self._stop_reason, FINISH)
+        if reason == "tool_calls" and self._answered and not self._tools:
+            reason = "stop"  # the forced answer tool: structured output, not a tool call
+        return Finished(reason, self._stop_reason)
 
 
 class _Block:
-    __slots__ = ("kind", "signature", "start", "thinking", "tool")
+    __slots__ = ("kind", "signature", "start", "streamed", "thinking", "tool")
 
     def __init__(self, kind: str, start: dict[str, Any]) -> None:
         self.kind = kind
@@ -287,6 +317,7 @@ class _Block:
         self.thinking: list[str] = []
         self.signature = ""
         self.tool: int | None = None
+        self.streamed = False  # input_json_delta came
 
 
 def _index(payload: dict[str, Any]) -> int:
@@ -335,10 +366,16 @@ def to_wire_messages(request: ChatRequest) -> list[dict[str, Any]]:
 
 
 def error_event(payload: dict[str, Any], mid_stream: bool = True) -> ApiError:
-    """`{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}`."""
+    """`{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}`;
+    a proxy's `"error": "Overloaded"` or top-level `message` is quoted too."""
     error = as_dict(payload.get("error"))
     kind = text_of(error.get("type")) or "error"
-    message = text_of(error.get("message")) or "An error occurred during streaming"
+    message = (
+        text_of(error.get("message"))
+        or text_of(payload.get("error"))
+        or text_of(payload.get("message"))
+        or "An error occurred during streaming"
+    )
     where = " mid-stream" if mid_stream else ""
     fix = "the service is overloaded; retry in a moment" if kind == "overloaded_error" else None
     return ApiError(

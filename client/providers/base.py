@@ -10,6 +10,7 @@ adding Anthropic, Responses or Ollama means adding one module like
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -123,8 +124,15 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+MAX_COUNT = 2**53
+"""Far beyond any real token count, and small enough for every store and sum."""
+
+
 def count(value: Any) -> int | None:
-    """A token count, or None for anything that is not a non-negative integer."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    """A token count, or None for anything that is not a non-negative integer
+    (JSON as Python reads it also has NaN, Infinity and integers of any size)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value) if 0 <= value <= MAX_COUNT else None

@@ -8,7 +8,10 @@ is **cumulative** and on every event: the last one wins, they are never
 added up. Google bills thinking as output, so output tokens are
 `candidatesTokenCount + thoughtsTokenCount`. There is no end marker: the
 event with a `finishReason` is the last that matters, and a stream that
-ends without one was cut off. Errors are `{"error": {code, message,
+ends without one was cut off (a whole unstreamed reply without one is
+kept, with no finish reason). A finish reason added after this was written
+is `other`; a prompt refused outright (`promptFeedback.blockReason`, no
+candidate) is `content_filter`. Errors are `{"error": {code, message,
 status}}`, as a body or as an event.
 
 Tools and structured output are sent as JSON Schema
@@ -117,7 +120,10 @@ class GeminiGenerate:
         if not isinstance(body, dict):
             raise ApiError("the server's reply is not a JSON object", kind="protocol")
         parser = GeminiParser(mid_stream=False)
-        return parser.feed("", json.dumps(body)) + parser.end()
+        events = parser.feed("", json.dumps(body))
+        # A whole reply cannot have been cut off: without a finishReason it
+        # is kept, finished without one.
+        return events + (parser.end() if parser.stopped else [Finished(None)])
 
     def error_message(self, body: Any) -> str | None:
         if isinstance(body, list) and body:  # the JSON-array form wraps errors too
@@ -136,22 +142,33 @@ class GeminiParser:
         self._mid_stream = mid_stream
         self._tools = 0
         self._native: str | None = None
+        self._blocked = False  # the prompt was refused (promptFeedback)
+        self._visible: int | None = None  # the latest candidatesTokenCount
+        self._thoughts: int | None = None  # the latest thoughtsTokenCount
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the server said why the answer ended."""
+        return self._native is not None
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         response = as_dict(parse_json(data, GeminiGenerate.label))
-        if isinstance(response.get("error"), dict):
-            raise failure(response["error"], self._mid_stream)
+        if error := response.get("error"):
+            detail = error if isinstance(error, dict) else {"message": str(error)}
+            raise failure(detail, self._mid_stream)
         events: list[StreamEvent] = []
         candidates = as_list(response.get("candidates"))
         candidate = as_dict(candidates[0]) if candidates else {}
         for part in as_list(as_dict(candidate.get("content")).get("parts")):
             events += self._part(as_dict(part))
-        if usage := _usage(as_dict(response.get("usageMetadata"))):
+        if usage := self._usage(as_dict(response.get("usageMetadata"))):
             events.append(usage)
         native = text_of(candidate.get("finishReason"))
         blocked = text_of(as_dict(response.get("promptFeedback")).get("blockReason"))
-        if native or blocked:
-            self._native = native or blocked
+        if native:
+            self._native = native
+        elif blocked:
+            self._native, self._blocked = blocked, True
         return events
 
     def _part(self, part: dict[str, Any]) -> list[StreamEvent]:
@@ -163,7 +180,7 @@ class GeminiParser:
                     index,
                     text_of(call.get("id")) or None,
                     text_of(call.get("name")) or None,
-                    json.dumps(call.get("args") if call.get("args") is not None else {}),
+                    _arguments(call.get("args")),
                 )
             ]
             if signature := text_of(part.get("thoughtSignature")):
@@ -174,6 +191,23 @@ class GeminiParser:
             return []
         return [ReasoningDelta(text) if part.get("thought") is True else TextDelta(text)]
 
+    def _usage(self, metadata: dict[str, Any]) -> Usage | None:
+        """Each count is cumulative on its own: one an event leaves out keeps
+        its last value (a later event without `candidatesTokenCount` has not
+        taken the answer's tokens back), and output is the sum of the two."""
+        if not metadata:
+            return None
+        visible = count(metadata.get("candidatesTokenCount"))
+        thoughts = count(metadata.get("thoughtsTokenCount"))
+        self._visible = visible if visible is not None else self._visible
+        self._thoughts = thoughts if thoughts is not None else self._thoughts
+        known = [n for n in (self._visible, self._thoughts) if n is not None]
+        return Usage(
+            input_tokens=count(metadata.get("promptTokenCount")),
+            output_tokens=sum(known) if known else None,
+            reasoning_tokens=self._thoughts,
+        )
+
     def end(self) -> list[StreamEvent]:
         native = self._native
         if native is None:
@@ -182,25 +216,20 @@ class GeminiParser:
                 kind="protocol",
                 fix="the server or a proxy cut the connection; retry",
             )
-        if native not in FINISH:  # a promptFeedback block reason: SAFETY, OTHER, …
+        if self._blocked:  # a promptFeedback block reason: SAFETY, OTHER, …
             return [Finished("content_filter", native)]
-        reason = normalise_finish(native, FINISH)
+        reason = normalise_finish(native, FINISH)  # one added later is `other`
         if reason == "stop" and self._tools:
             reason = "tool_calls"  # Gemini says STOP after a function call
         return [Finished(reason, native)]
 
 
-def _usage(metadata: dict[str, Any]) -> Usage | None:
-    if not metadata:
-        return None
-    visible = count(metadata.get("candidatesTokenCount"))
-    thoughts = count(metadata.get("thoughtsTokenCount"))
-    output = None if visible is None and thoughts is None else (visible or 0) + (thoughts or 0)
-    return Usage(
-        input_tokens=count(metadata.get("promptTokenCount")),
-        output_tokens=output,
-        reasoning_tokens=thoughts,
-    )
+def _arguments(args: Any) -> str:
+    """A call's `args` as JSON text: an object as Gemini sends it, or a
+    string a translation already encoded, kept as it is."""
+    if isinstance(args, str):
+        return args
+    return json.dumps(args if args is not None else {})
 
 
 def to_contents(request: ChatRequest) -> list[dict[str, Any]]:

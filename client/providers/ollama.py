@@ -7,7 +7,9 @@ Schema in `format`. Tool calls arrive whole, arguments as a JSON object, in
 one line; the last line has `done: true`, `done_reason` and the counts
 (`prompt_eval_count`, `eval_count`). An error after output has started is
 one more line, `{"error": "..."}`, with the status still 200: the partial
-answer is kept. A stream without its `done` line was cut off.
+answer is kept (an `error` that is null or empty is no error). A stream
+without its `done` line was cut off; a whole unstreamed reply without
+`done` is kept, with no finish reason.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ class OllamaChat:
         if not isinstance(body, dict):
             raise ApiError("the server's reply is not a JSON object", kind="protocol")
         parser = OllamaParser(mid_stream=False)
-        return parser.feed("", json.dumps(body)) + parser.end()
+        events = parser.feed("", json.dumps(body))
+        # A whole reply cannot have been cut off: without `done` it is kept,
+        # finished without a reason.
+        return events + (parser.end() if parser.done else [Finished(None)])
 
     def error_message(self, body: Any) -> str | None:
         return error_text(body)
@@ -97,8 +102,8 @@ class OllamaParser:
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         line = as_dict(parse_json(data, OllamaChat.label))
-        if "error" in line:
-            said = error_text(line) or "an error occurred"
+        if line.get("error"):  # not `"error": null` or "" from a look-alike server
+            said = error_text(line) or str(line["error"])
             where = " mid-stream" if self._mid_stream else ""
             raise ApiError(f"the server reported an error{where}: {said}", kind="provider")
         events: list[StreamEvent] = []

@@ -5,8 +5,9 @@ vLLM, llama.cpp's llama-server, LM Studio, OpenRouter, Groq, DeepSeek. The
 copies differ in small ways this parser tolerates on purpose: reasoning as
 `reasoning_content` or `reasoning`, usage on a chunk with empty `choices` or
 with an empty delta, nulls for every absent field, tool-call `id`/`name`
-repeated on every fragment, `[DONE]` with no finish reason, and an `error`
-object sent as an ordinary data line after the 200 status.
+repeated on every fragment, `[DONE]` with no finish reason, an `error`
+object sent as an ordinary data line after the 200 status, and Mistral's
+content as a list of typed chunks (text, thinking), streamed or not.
 """
 
 from __future__ import annotations
@@ -96,25 +97,31 @@ class OpenAIChat:
         if body.get("error"):
             raise error_in_stream(body["error"], mid_stream=False)
         events: list[StreamEvent] = []
-        choices = body.get("choices") or []
+        choices = as_list(body.get("choices"))
         reason = None
         if choices:
-            choice = choices[0] or {}
-            message = choice.get("message") or {}
+            choice = as_dict(choices[0])
+            message = as_dict(choice.get("message"))
             reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if reasoning:
+            if isinstance(reasoning, str) and reasoning:
                 events.append(ReasoningDelta(reasoning))
-            if message.get("content"):
-                events.append(TextDelta(message["content"]))
-            for i, call in enumerate(message.get("tool_calls") or []):
-                fn = call.get("function") or {}
+            content = message.get("content")
+            if isinstance(content, str) and content:
+                events.append(TextDelta(content))
+            elif isinstance(content, list):  # Mistral's typed chunks, unstreamed too
+                events += typed_chunks(content)
+            for i, call in enumerate(as_list(message.get("tool_calls"))):
+                call = as_dict(call)
+                fn = as_dict(call.get("function"))
                 arguments = fn.get("arguments")
                 if not isinstance(arguments, str):
                     arguments = json.dumps(arguments) if arguments is not None else ""
+                index = call.get("index", i)
+                index = index if isinstance(index, int) and not isinstance(index, bool) else i
                 events.append(
-                    ToolCallDelta(call.get("index", i), call.get("id"), fn.get("name"), arguments)
+                    ToolCallDelta(index, _str(call.get("id")), _str(fn.get("name")), arguments)
                 )
-            reason = choice.get("finish_reason")
+            reason = _str(choice.get("finish_reason"))
         if usage := parse_usage(body.get("usage")):
             events.append(usage)
         events.append(finished(reason))

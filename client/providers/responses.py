@@ -5,12 +5,18 @@ translation sends none (and ends with `data: [DONE]`, which OpenAI's does
 not). Text, refusals and reasoning (summaries, or full reasoning text from
 open models) arrive as deltas; a function call opens with
 `response.output_item.added` and grows by `function_call_arguments.delta`,
-keyed by `output_index`. The answer ends with exactly one of
+keyed by `output_index` (or by `item_id`, for a server that leaves the index
+out). The answer ends with exactly one of
 `response.completed` (usage, reasoning tokens included),
 `response.incomplete` (why: the token limit, a content filter) or
 `response.failed`; a standalone `error` event is a failure too. Neither
-failure has a top-level `error` key, so a client that only looks for one
-would miss both. A stream that ends without any of them was cut off.
+failure has a top-level `error` key as documented, so a client that only
+looks for one would miss both (OpenAI itself nests the `error` event's code
+and message under `error`: both shapes are read). A stream that ends
+without any of them was cut off.
+
+Function tools are sent with `strict: false`: left out, Responses (unlike
+Chat Completions) makes a schema strict when it can, every property required.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ class OpenAIResponses:
                     "name": tool.name,
                     "description": tool.description,
                     "parameters": tool.parameters,
+                    # Left out, Responses makes a schema strict when it can
+                    # (every property required): not what the same tool
+                    # means on every other wire.
+                    "strict": False,
                 }
                 for tool in request.tools
             ]
@@ -106,8 +116,9 @@ class ResponsesParser:
     def __init__(self) -> None:
         self.done = False
         self._finished = False
-        self._tools: dict[int, int] = {}  # output_index -> tool call index
-        self._streamed: set[int] = set()  # output indexes whose arguments came as deltas
+        self._tools: dict[int | str, int] = {}  # output_index (or item id) -> tool call index
+        self._streamed: set[int | str] = set()  # outputs whose arguments came as deltas
+        self._items: dict[str, int | str] = {}  # item id -> output_index
         self._summary_parts = 0
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
@@ -135,7 +146,11 @@ class ResponsesParser:
             response = as_dict(payload.get("response"))
             raise failure(as_dict(response.get("error")))
         if kind == "error":
-            raise failure(payload)
+            # Documented flat ({code, message}); OpenAI sends it nested under `error`.
+            error = payload.get("error")
+            if isinstance(error, str):
+                error = {"message": error}
+            raise failure({**payload, "type": None, **as_dict(error)})
         return []  # created, in_progress, content parts, annotations, built-in tools …
 
     def end(self) -> list[StreamEvent]:
@@ -171,7 +186,9 @@ class ResponsesParser:
         item = as_dict(payload.get("item"))
         if item.get("type") != "function_call":
             return []
-        output = _output_index(payload)
+        output = self._output(payload)
+        if item_id := text_of(item.get("id")):
+            self._items.setdefault(item_id, output)
         tool = self._tools.setdefault(output, len(self._tools))
         call_id = text_of(item.get("call_id")) or text_of(item.get("id")) or None
         name = text_of(item.get("name")) or None
@@ -181,7 +198,7 @@ class ResponsesParser:
         return [ToolCallDelta(tool, call_id, name, arguments)]
 
     def _arguments(self, payload: dict[str, Any]) -> list[StreamEvent]:
-        output = _output_index(payload)
+        output = self._output(payload)
         tool = self._tools.setdefault(output, len(self._tools))
         self._streamed.add(output)
         piece = text_of(payload.get("delta"))
@@ -190,7 +207,7 @@ class ResponsesParser:
     def _arguments_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
         """The whole arguments, used only when no delta brought them (a server
         that sends the call in one piece)."""
-        output = _output_index(payload)
+        output = self._output(payload)
         if output in self._streamed:
             return []
         item = as_dict(payload.get("item"))
@@ -206,6 +223,18 @@ class ResponsesParser:
         name = text_of(item.get("name")) or None
         call_id = text_of(item.get("call_id")) or None
         return [ToolCallDelta(tool, call_id, name, arguments)]
+
+    def _output(self, payload: dict[str, Any]) -> int | str:
+        """Which output item an event is about: its `output_index`, else the
+        index its `item_id` was added at, else the id itself (or 0)."""
+        index = payload.get("output_index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            return index
+        item = as_dict(payload.get("item"))
+        item_id = text_of(payload.get("item_id")) or text_of(item.get("id"))
+        if not item_id:
+            return 0
+        return self._items.setdefault(item_id, item_id)
 
     def _end(self, payload: dict[str, Any]) -> list[StreamEvent]:
         self.done = self._finished = True
@@ -231,11 +260,6 @@ class ResponsesParser:
         else:
             events.append(Finished("stop", "completed"))
         return events
-
-
-def _output_index(payload: dict[str, Any]) -> int:
-    index = payload.get("output_index")
-    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 def _auth(api_key: str | None) -> dict[str, str]:
