@@ -113,7 +113,17 @@ _HOST_SUFFIXES = {"anthropic": ("/v1",), "ollama": ("/api", "/v1"), "gemini": ("
 """What a base URL copied from elsewhere may end with, for wires whose base URL
 is the host: the request paths add it again."""
 
-_TOP_KEYS = ("provider", "model", "system", "expected_tokens", "providers", "timeouts", "prices")
+_TOP_KEYS = (
+    "provider",
+    "model",
+    "system",
+    "expected_tokens",
+    "retries",
+    "providers",
+    "timeouts",
+    "prices",
+)
+MAX_RETRIES = 10
 _PRICE_KEYS = ("input", "output")
 _SECTION_KEYS = (
     "wire",
@@ -198,6 +208,9 @@ class Settings:
     """One line each: config keys tokentide does not know (typos, old names)."""
     prices: Mapping[str, Price] = field(default_factory=dict)
     """Per-model prices from `[prices."MODEL"]`, over the built-in price table."""
+    retries: int = 2
+    """How many times a request refused before any answer (429, 5xx, no
+    connection) is sent again (`retries = N` in the file; 0: never)."""
     thinking: Thinking | None = None
     """Ask for reasoning (`--thinking [BUDGET]`, `thinking = true | BUDGET` in a
     provider's section)."""
@@ -286,6 +299,7 @@ def resolve(
         system=system if system is not None else top.text("system"),
         timeouts=_timeouts(top),
         expected_tokens=_expected_tokens(top),
+        retries=_retries(top),
         prices=_prices(top),
         notice=notice,
         warnings=_warnings(top),
@@ -578,6 +592,18 @@ def _expected_tokens(top: _Table) -> int | None:
         raise ConfigError(
             f"expected_tokens in the config file must be at least 1, not {value}",
             fix=f"edit {top.path}",
+        )
+    return value
+
+
+def _retries(top: _Table) -> int:
+    value = top.get("retries", int)
+    if value is None:
+        return Settings.retries
+    if not 0 <= value <= MAX_RETRIES:
+        raise ConfigError(
+            f"retries in the config file must be 0 to {MAX_RETRIES}, not {value}",
+            fix=f"edit {top.path} (0 turns retries off)",
         )
     return value
 

@@ -15,6 +15,22 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True, slots=True)
+class Retrying:
+    """The request was refused or could not connect, before anything arrived,
+    and goes out again after `delay` seconds (attempt `attempt` of `of`).
+
+    Only ever before the first byte of an answer: a request that has
+    streamed anything is never replayed. `reason` is short and for people:
+    "429 rate limited", "connection refused".
+    """
+
+    attempt: int
+    of: int
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     """The server accepted the request: status line and headers are in.
 
@@ -95,7 +111,9 @@ class Replay:
     data: dict[str, Any]
 
 
-StreamEvent = Started | TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finished | Replay
+StreamEvent = (
+    Retrying | Started | TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finished | Replay
+)
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "pause", "error", "other")
 """The normalised finish reasons: the answer ended on its own (`stop`), hit

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import random
 import socket
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -57,6 +58,7 @@ from .events import (
     Finished,
     Message,
     ReasoningDelta,
+    Retrying,
     Started,
     StreamEvent,
     TextDelta,
@@ -75,6 +77,16 @@ USER_AGENT = "tokentide/0.1"
 _CONTENT_TYPES = {"sse": ("text/event-stream",), "ndjson": ("application/x-ndjson", "json")}
 """What a streaming response's Content-Type must contain, by framing."""
 
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+"""Refusals worth sending again: timeouts, conflicts, rate limits, a server or
+a gateway failing, and Anthropic's 529 overloaded."""
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+"""Seconds; a longer `Retry-After` is waited for this long at most."""
+_EXHAUSTED = ("quota", "billing", "spend limit", "spend_limit", "credit")
+"""Words of a 429 that will not pass by waiting: the account is out of money."""
+
 DRAIN_SECONDS = 0.1
 """How long a server may keep talking after the end marker before we hang up."""
 
@@ -88,9 +100,12 @@ class ChatClient:
         *,
         timeouts: Timeouts | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retries: int = 2,
     ) -> None:
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
+        self.retries = max(0, retries)
+        """How many times a refused or unconnected request goes out again (0: never)."""
         self.wire: WireFormat = wire_format(endpoint.wire)
         self.secrets = endpoint.secrets
         # HTTP/2 by prior knowledge on http:// (no TLS, so no ALPN to offer it);
@@ -200,6 +215,7 @@ class AnswerStream:
         # the event loop to do it (see `_interrupt`).
         self._h2: StreamHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pausing = False  # waiting to send again (see `_pause`)
         self._waiting: asyncio.Task[Any] | None = None
         self._interrupting: int | None = None  # the task's cancel count before ours
         self._flushing: asyncio.Task[None] | None = None
@@ -235,7 +251,20 @@ class AnswerStream:
             self._settle(State.CANCELLED)  # stopped before anything was sent
             return
         try:
-            response = await self._connect()
+            attempt = 0
+            while True:
+                try:
+                    response = await self._connect()
+                    break
+                except (ApiError, httpx.TransportError) as exc:
+                    delay = self._retry_delay(exc, attempt)
+                    if delay is None:
+                        raise
+                    reason = _retry_reason(exc)
+                attempt += 1
+                await self._close_response()
+                yield Retrying(attempt, self._client.retries, delay, reason)
+                await self._pause(delay)
             self.state = State.STREAMING
             assert self.started is not None
             if not self._abort_requested:
@@ -265,6 +294,42 @@ class AnswerStream:
         if not self.state.ended:
             # A non-streaming reply or a wire format without a closing event.
             self._settle(State.FINISHED)
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before sending again, or None: not worth it, no
+        tries left, or the user stopped. Nothing has been received yet (this
+        is before the first event), so nothing is ever replayed."""
+        if attempt >= self._client.retries or self._abort_requested:
+            return None
+        if isinstance(exc, ApiError):
+            if exc.status not in RETRY_STATUSES:
+                return None
+            said = f"{exc.message} {exc.detail or ''}".lower()
+            if exc.status == 429 and any(word in said for word in _EXHAUSTED):
+                return None
+            if exc.retry_after is not None:
+                return min(exc.retry_after, MAX_RETRY_AFTER)
+        elif not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return None  # a read or write failed: the server may be generating already
+        backoff = min(MAX_RETRY_DELAY, INITIAL_RETRY_DELAY * 2**attempt)
+        return backoff * (1 - 0.25 * random.random())
+
+    async def _pause(self, delay: float) -> None:
+        """Wait before the next try; a stop (Esc, Ctrl-C, `abort()`) ends the
+        wait at once. Nothing is in flight meanwhile: no socket to shut, and
+        no tokens generated, so a stop here saves none."""
+        self._socket = None
+        self._meter.sent_at = None
+        self._pausing = True
+        try:
+            # abort() sets its flag, then looks at `_pausing`; this sets
+            # `_pausing`, then looks at the flag: one of the two sees the other.
+            if not self._abort_requested:
+                await self._wait(asyncio.sleep(delay))
+        finally:
+            self._pausing = False
+        if self._abort_requested:
+            raise _Interrupted
 
     def _fail_or_stop(self, error: ApiError, origin: BaseException) -> None:
         """A failure that follows `abort()` is the stop the user asked for, and
@@ -498,17 +563,17 @@ class AnswerStream:
         self._abort_requested = True
         self._shutdown()
         loop = self._loop
-        if self._client.endpoint.http2 and loop is not None:
+        if (self._client.endpoint.http2 or self._pausing) and loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to stop
                 loop.call_soon_threadsafe(self._interrupt)
 
     def _interrupt(self) -> None:
-        """abort() on HTTP/2, on the event loop: reset the stream, and cut short
-        a wait for the network (headers or the next piece of body) so the
-        answer ends now rather than at the read timeout; a stream reset
-        receives nothing more. The cancellation is ours, so `_wait` takes it
-        back (`Task.uncancel`) and the answer ends as stopped, not as a
-        cancelled task."""
+        """abort() on HTTP/2 or while waiting to retry, on the event loop: reset
+        the stream, and cut short a wait for the network (headers or the next
+        piece of body) or for the next try, so the answer ends now rather than
+        at the read timeout; a stream reset receives nothing more. The
+        cancellation is ours, so `_wait` takes it back (`Task.uncancel`) and
+        the answer ends as stopped, not as a cancelled task."""
         if self.state.ended or self._socket is not None:
             return  # over already, or an HTTP/1.1 connection that the shutdown ended
         if self._h2 is not None and self._h2.reset():
@@ -581,6 +646,25 @@ class AnswerStream:
 
 class _Interrupted(Exception):
     """abort() on HTTP/2 cut a network wait short: the answer is stopped."""
+
+
+def _retry_reason(exc: Exception) -> str:
+    """A few words for the "retrying in 3 s (…)" line."""
+    if isinstance(exc, ApiError) and exc.status is not None:
+        words = {
+            408: "timed out",
+            409: "conflict",
+            429: "rate limited",
+            500: "server error",
+            502: "bad gateway",
+            503: "unavailable",
+            504: "gateway timeout",
+            529: "overloaded",
+        }
+        return f"{exc.status} {words.get(exc.status, 'refused')}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    return "connection failed"
 
 
 class _Adapted(Exception):

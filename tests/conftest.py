@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from tests.replay import ReplayServer
@@ -32,3 +35,35 @@ def isolated_env(tmp_path, monkeypatch):
 def replay():
     with ReplayServer() as server:
         yield server
+
+
+class ServerLog(list[str]):
+    """The demo server's log lines, which tests can await.
+
+    The server writes a request's line after the last byte of its reply, so a
+    client that has read the whole answer may still be ahead of the line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._grown = threading.Condition()
+
+    def append(self, line: str) -> None:
+        with self._grown:
+            super().append(line)
+            self._grown.notify_all()
+
+    async def wait(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Until `count` lines are written."""
+
+        def wait() -> None:
+            with self._grown:
+                if not self._grown.wait_for(lambda: len(self) >= count, timeout):
+                    raise TimeoutError(f"{len(self)} of {count} log lines after {timeout} s")
+
+        await asyncio.to_thread(wait)
+
+
+@pytest.fixture
+def logs() -> ServerLog:
+    return ServerLog()

@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tokentide.client.config import resolve
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.widgets.assistant_message import AssistantMessage
 from tokentide.tui.widgets.composer import Composer
 
 
-def make_app(base_url: str, model: str = "demo", **kw) -> TokentideApp:
+def make_app(
+    base_url: str, model: str = "demo", *, retries: int | None = None, **kw
+) -> TokentideApp:
     """The app on an OpenAI-compatible server, with nothing from the environment."""
-    return TokentideApp(resolve(base_url=base_url, model=model, env={}, **kw))
+    settings = resolve(base_url=base_url, model=model, env={}, **kw)
+    if retries is not None:
+        settings = replace(settings, retries=retries)
+    return TokentideApp(settings)
 
 
 async def send(pilot, text: str) -> None:

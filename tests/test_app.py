@@ -152,7 +152,7 @@ async def test_multi_turn_sends_prior_messages(server):
 
 
 async def test_error_shows_inline_and_the_app_keeps_working(server):
-    app = make_app(server)
+    app = make_app(server, retries=0)
     async with app.run_test(size=SIZE) as pilot:
         server.inject("http:500")
         await send(pilot, "will fail")

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.conftest import ServerLog
 from tests.demo_sse import Streamed, collapsed, compact, decode, post_stream, shape
 from tokentide.client.demo import DemoServer
 from tokentide.client.demo.answers import ANSWERS, reasoning_for, split_tokens
@@ -74,12 +75,7 @@ def assert_typed(result: Streamed) -> None:
 
 
 @pytest.fixture
-def logs() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def server(logs: list[str]) -> Iterator[DemoServer]:
+def server(logs: ServerLog) -> Iterator[DemoServer]:
     with DemoServer(tokens_per_second=5000, ttft=0.0, log=logs.append) as s:
         yield s
 
@@ -94,7 +90,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_text_stream_events_in_order(
-    server: DemoServer, client: httpx.AsyncClient, logs: list[str]
+    server: DemoServer, client: httpx.AsyncClient, logs: ServerLog
 ) -> None:
     server.script(TEXT)
     result = await stream(client, server, body("x" * 40))
@@ -141,6 +137,7 @@ async def test_text_stream_events_in_order(
 
     record = server.requests[-1]
     assert record.stream and record.completed and record.tokens_sent == n
+    await logs.wait(len(server.requests))
     assert logs[-1].startswith("POST /v1/messages model=demo stream → 200, ")
 
 

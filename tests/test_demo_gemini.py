@@ -20,6 +20,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.conftest import ServerLog
 from tokentide.client.demo import DemoServer
 from tokentide.client.demo.answers import ANSWERS, reasoning_for, split_tokens
 
@@ -62,12 +63,7 @@ def request(prompt: str = "hello there friend", **kw: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def logs() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def server(logs: list[str]) -> Iterator[DemoServer]:
+def server(logs: ServerLog) -> Iterator[DemoServer]:
     with DemoServer(tokens_per_second=5000, ttft=0.0, log=logs.append) as s:
         yield s
 
@@ -105,7 +101,7 @@ async def raw_stream(client: httpx.AsyncClient, server: DemoServer, body: dict) 
 
 
 async def test_every_event_is_a_whole_response(
-    server: DemoServer, client: httpx.AsyncClient, logs: list[str]
+    server: DemoServer, client: httpx.AsyncClient, logs: ServerLog
 ) -> None:
     server.script(TEXT)
     result = await stream(client, server, request())
@@ -134,6 +130,7 @@ async def test_every_event_is_a_whole_response(
     assert last["candidatesTokenCount"] == record.tokens_sent == len(result.texts())
     assert last["promptTokenCount"] == -(-len("hello there friend") // 4)
     assert record.model == "demo" and record.stream and record.completed
+    await logs.wait(len(server.requests))
     assert re.fullmatch(
         r"POST /v1beta/models/demo:streamGenerateContent model=demo stream → 200, "
         r"\d+ tokens in \d+\.\d s",

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import ServerLog
 from tokentide.client.demo import DemoServer
 from tokentide.client.demo.answers import ANSWERS, reasoning_for, split_tokens
 
@@ -67,12 +68,7 @@ def split_lines(raw: bytes, newline: bytes = b"\n") -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def logs() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def server(logs: list[str]) -> Iterator[DemoServer]:
+def server(logs: ServerLog) -> Iterator[DemoServer]:
     with DemoServer(tokens_per_second=5000, ttft=0.0, log=logs.append) as s:
         yield s
 
@@ -102,7 +98,7 @@ async def stream_chat(
 
 
 async def test_streams_ndjson_by_default(
-    server: DemoServer, client: httpx.AsyncClient, logs: list[str]
+    server: DemoServer, client: httpx.AsyncClient, logs: ServerLog
 ) -> None:
     server.script(TEXT)
     result = await stream_chat(client, server, chat())  # no "stream": Ollama streams
@@ -132,6 +128,7 @@ async def test_streams_ndjson_by_default(
     assert final["eval_count"] == n == record.tokens_sent
     assert final["prompt_eval_count"] == -(-len("hello there friend") // 4)
     assert record.stream and record.completed and record.model == "demo"
+    await logs.wait(len(server.requests))
     assert re.fullmatch(
         r"POST /api/chat model=demo stream → 200, \d+ tokens in \d+\.\d s", logs[-1]
     )

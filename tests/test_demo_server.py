@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import ServerLog
 from tokentide.client.demo import DemoServer, RequestRecord, serve_forever
 from tokentide.client.demo.answers import (
     ANSWERS,
@@ -147,12 +148,7 @@ async def stream_chat(client: httpx.AsyncClient, server: DemoServer, body: dict)
 
 
 @pytest.fixture
-def logs() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def server(logs: list[str]) -> Iterator[DemoServer]:
+def server(logs: ServerLog) -> Iterator[DemoServer]:
     with DemoServer(tokens_per_second=5000, ttft=0.0, log=logs.append) as s:
         yield s
 
@@ -292,7 +288,7 @@ async def test_pace_is_read_per_request(server: DemoServer, client: httpx.AsyncC
 
 
 async def test_disconnect_is_noticed_and_generation_stops(
-    server: DemoServer, client: httpx.AsyncClient, logs: list[str]
+    server: DemoServer, client: httpx.AsyncClient, logs: ServerLog
 ) -> None:
     server.tokens_per_second = 100
     total = len(split_tokens(ANSWERS["sql"]))
@@ -316,6 +312,7 @@ async def test_disconnect_is_noticed_and_generation_stops(
     assert 5 <= ended.tokens_sent < total
     await asyncio.sleep(0.05)  # five token intervals: nothing more may be written
     assert server.requests[record.id - 1].tokens_sent == ended.tokens_sent
+    await logs.wait(len(server.requests))
     assert re.search(
         r"client disconnected after \d+ tokens; stopped generating in \d+ ms", logs[-1]
     )
@@ -753,7 +750,7 @@ async def test_crlf_framing(server: DemoServer, client: httpx.AsyncClient) -> No
 
 
 async def test_records_and_log_lines(
-    server: DemoServer, client: httpx.AsyncClient, logs: list[str]
+    server: DemoServer, client: httpx.AsyncClient, logs: ServerLog
 ) -> None:
     await client.get(f"{server.base_url}/models", headers={"X-Trace": "abc"})
     await stream_chat(client, server, chat())
@@ -761,6 +758,7 @@ async def test_records_and_log_lines(
     assert models.method == "GET" and models.path == "/v1/models" and models.status == 200
     assert models.headers["x-trace"] == "abc" and models.body is None
     assert streamed.id == 2 and streamed.model == "demo"
+    await logs.wait(len(server.requests))
     assert logs[0] == "GET /v1/models → 200"
     assert re.fullmatch(
         r"POST /v1/chat/completions model=demo stream → 200, \d+ tokens in \d+\.\d s", logs[1]

@@ -19,7 +19,7 @@ TEXT = fixture("openai_chat_text.sse")
 
 def client_for(replay) -> ChatClient:
     endpoint = Endpoint("openai", "openai", replay.base_url, "m")
-    return ChatClient(endpoint, timeouts=Timeouts(connect=2, read=2))
+    return ChatClient(endpoint, timeouts=Timeouts(connect=2, read=2), retries=0)
 
 
 def request() -> ChatRequest:

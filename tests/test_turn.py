@@ -62,11 +62,11 @@ async def test_a_finished_turn(replay):
 
 async def test_a_failed_turn_is_an_outcome_not_an_exception(replay):
     replay.reply(
-        Canned(b'{"error":{"message":"boom"}}', status=500, content_type="application/json")
+        Canned(b'{"error":{"message":"boom"}}', status=400, content_type="application/json")
     )
     turn, record = await run_turn(replay)
     assert turn.outcome is Outcome.FAILED and [d[2] for d in record.done] == [Outcome.FAILED]
-    assert "boom" in turn.message.error and turn.error.status == 500
+    assert "boom" in turn.message.error and turn.error.status == 400
 
 
 async def test_a_cancelled_turn_ends_stopped_once_and_the_cancel_goes_on(replay):

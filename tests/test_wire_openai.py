@@ -27,12 +27,18 @@ async def collect(
     key: str | None = None,
     target: Endpoint | None = None,
     timeouts: Timeouts = TEST_TIMEOUTS,
+    retries: int = 0,
     **request,
 ) -> tuple[AnswerStream, list, ApiError | None]:
-    """Stream one answer to its end; the answer is returned even when it failed."""
+    """Stream one answer to its end; the answer is returned even when it failed.
+
+    One request per answer by default: a refusal is the error under test, not
+    a reason to send again (tests/test_retries.py covers that).
+    """
     events: list = []
     error = None
-    async with ChatClient(target or endpoint(url, key), timeouts=timeouts) as client:
+    client = ChatClient(target or endpoint(url, key), timeouts=timeouts, retries=retries)
+    async with client:
         answer = client.stream(ChatRequest("m", [Message("user", "hi")], **request))
         try:
             async with answer:

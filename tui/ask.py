@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from tokentide.client.accumulate import parse_final
 from tokentide.client.config import Settings
-from tokentide.client.events import Message, ReasoningDelta, StreamEvent, TextDelta
+from tokentide.client.events import Message, ReasoningDelta, Retrying, StreamEvent, TextDelta
 from tokentide.client.meter import Metrics
 from tokentide.client.stream import ChatClient
 
@@ -72,6 +73,11 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
                 out.text(event.text)
         elif isinstance(event, ReasoningDelta):
             out.reasoning(event.text)
+        elif isinstance(event, Retrying):
+            out.note(
+                f"retrying in {math.ceil(event.delay)} s ({event.reason}), try {event.attempt + 1} "
+                f"of {event.of + 1} · Ctrl-C cancels"
+            )
         if out.closed:
             turn.abort()  # nobody can read the rest (`| head`, a full disk): stop generating
 
@@ -85,7 +91,8 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
             "on_done": recording.done,
         }
         history_tokens = recording.expected_tokens()
-    async with ChatClient(settings.endpoint, timeouts=settings.timeouts) as client:
+    client = ChatClient(settings.endpoint, timeouts=settings.timeouts, retries=settings.retries)
+    async with client:
         turn = Turn(
             client,
             settings,

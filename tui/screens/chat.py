@@ -29,7 +29,7 @@ from tokentide.client.config import Settings
 
 if TYPE_CHECKING:
     from tokentide.client.stream import ChatClient
-from tokentide.client.events import Message, StreamEvent
+from tokentide.client.events import Message, Retrying, StreamEvent
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
@@ -118,7 +118,11 @@ class ChatScreen(Screen):
         if self._client is None:
             from tokentide.client.stream import ChatClient
 
-            self._client = ChatClient(self.settings.endpoint, timeouts=self.settings.timeouts)
+            self._client = ChatClient(
+                self.settings.endpoint,
+                timeouts=self.settings.timeouts,
+                retries=self.settings.retries,
+            )
         return self._client
 
     @property
@@ -210,6 +214,9 @@ class ChatScreen(Screen):
         recording = self.history.recording(self.settings, params)
 
         def sink(event: StreamEvent) -> None:
+            if isinstance(event, Retrying):
+                status.retrying(event)
+                return
             view.push(event)
             status.changed()
             if recording is not None:

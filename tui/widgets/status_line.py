@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 from textual.timer import Timer
 from textual.widgets import Static
 
+from tokentide.client.events import Retrying
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
@@ -37,9 +39,12 @@ class StatusLine(Static):
         self._stale = False
         self._started = 0.0
         self._clock: Timer | None = None
+        self._retry: tuple[float, Retrying] | None = None
+        """When the next try goes out, and why there is one."""
 
     def idle(self, text: str) -> None:
         self._stop_clock()
+        self._retry = None
         self._metrics_of = self._metrics = None
         self.remove_class("-streaming")
         self.update(text)
@@ -52,6 +57,11 @@ class StatusLine(Static):
         self._started = time.monotonic()
         self.add_class("-streaming")
         self._clock = self.set_interval(INTERVAL, self._draw)
+        self._draw()
+
+    def retrying(self, event: Retrying) -> None:
+        """The request was refused; it goes out again after `event.delay`."""
+        self._retry = (time.monotonic() + event.delay, event)
         self._draw()
 
     def changed(self) -> None:
@@ -70,6 +80,17 @@ class StatusLine(Static):
             self._stale = False
             self._metrics = self._metrics_of()
         metrics = self._metrics
+        if self._retry is not None:
+            until, event = self._retry
+            left = until - time.monotonic()
+            if left > 0:
+                self.update(
+                    f"↻ retrying in {math.ceil(left)} s ({event.reason}) · "
+                    f"try {event.attempt + 1} of {event.of + 1} · Esc cancels",
+                    layout=False,
+                )
+                return
+            self._retry = None
         parts = [f"● streaming {time.monotonic() - self._started:.1f} s"]
         if metrics.ttft_ms is None:
             parts.append("waiting for first token")
