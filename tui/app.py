@@ -10,6 +10,7 @@ from textual.binding import Binding
 from tokentide.client.config import Settings
 
 from .garbage import settle_garbage
+from .safe_text import one_line, terminal_safe
 from .screens.chat import ChatScreen
 from .turn import Params
 
@@ -27,12 +28,15 @@ class TokentideApp(App[int]):
         """Tools and a JSON Schema offered with every prompt (`--tool`, `--json-schema`)."""
 
     def on_mount(self) -> None:
-        self.sub_title = self.settings.endpoint.describe()
+        # The model's name may come from the server (a base URL without one).
+        self.sub_title = one_line(self.settings.endpoint.describe())
         self.push_screen(ChatScreen(self.settings, self.params))
         self.call_after_refresh(settle_garbage)
         if self.settings.notice:
-            self.notify(self.settings.notice, title="tokentide", timeout=8, markup=False)
+            notice = terminal_safe(self.settings.notice)
+            self.notify(notice, title="tokentide", timeout=8, markup=False)
         for warning in self.settings.warnings:
+            warning = terminal_safe(warning)
             self.notify(warning, title="config", severity="warning", timeout=12, markup=False)
 
     def stop_key_pressed(self) -> None:

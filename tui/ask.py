@@ -30,7 +30,7 @@ from .exit_codes import ExitCode
 from .format import count, stats_line
 from .recorder import Recording
 from .report import print_traceback
-from .safe_text import terminal_safe
+from .safe_text import SafeStream, terminal_json, terminal_safe
 from .store import HISTORY_ERRORS, Store
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
@@ -119,7 +119,8 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     if options.json:
         body = answer_json(message, metrics, structured=structured)
         invalid = body.get("output_error")
-        out.write(json.dumps(body, ensure_ascii=False) + "\n")
+        dumped = json.dumps(body, ensure_ascii=False)
+        out.write((terminal_json(dumped) if out.tty else dumped) + "\n")
     if out.write_error:
         out.note(f"error: cannot write the answer: {out.write_error}")
         return ExitCode.ERROR
@@ -213,6 +214,8 @@ class _Output:
         self.answering = False
         self.structured: LiveJson | None = None
         """The answer as a growing JSON value (`--json-schema`), instead of text."""
+        self._answer_safe = SafeStream()
+        self._reasoning_safe = SafeStream()
         self.markdown: TerminalMarkdown | None = None
         if markdown and self.tty and not silent:
             width, height = terminal_size(stdout)
@@ -224,9 +227,9 @@ class _Output:
         self._close_reasoning()
         self.answering = True
         if self.markdown is not None:
-            self.markdown.write(terminal_safe(text))
+            self.markdown.write(self._answer_safe.feed(text))
             return
-        self.write(terminal_safe(text) if self.tty else text)
+        self.write(self._answer_safe.feed(text) if self.tty else text)
         self.last = text[-1:] or self.last
 
     def write(self, text: str) -> None:
@@ -251,27 +254,33 @@ class _Output:
         if not self.in_reasoning:
             self.stderr.write("\x1b[2m")
             self.in_reasoning = True
-        self.stderr.write(terminal_safe(text))
+        self.stderr.write(self._reasoning_safe.feed(text))
         self.stderr.flush()
 
     def _close_reasoning(self) -> None:
         if self.in_reasoning:
-            self.stderr.write("\x1b[0m\n")
+            self.stderr.write(self._reasoning_safe.flush() + "\x1b[0m\n")
             self.in_reasoning = False
 
     def end_text(self, *, complete: bool) -> None:
         self._close_reasoning()
         if self.markdown is not None:
+            if held := self._answer_safe.flush():
+                self.markdown.write(held)
             if complete:
                 self.markdown.finish()
             else:
                 self.markdown.stop()
             return
+        if self.tty and not self.silent and (held := self._answer_safe.flush()):
+            self.write(held)
         if self.tty and not self.silent and self.last and self.last != "\n":
             self.write("\n")
 
     def note(self, line: str) -> None:
-        print(f"tokentide: {line}", file=self.stderr, flush=True)
+        # Notes quote the server (errors, tool calls, model names): a log file
+        # gets them as safely as a terminal, and they are never data.
+        print(f"tokentide: {terminal_safe(line)}", file=self.stderr, flush=True)
 
 
 @contextmanager

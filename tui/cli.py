@@ -412,9 +412,11 @@ def _settings(
             raise
         _fail(str(exc), code=ExitCode.USAGE)
     settings = _settle(settings, debug, need_model)
+    from .safe_text import terminal_safe  # a notice may name a server's model
+
     for line in (settings.notice, *settings.warnings):
         if line:
-            print(f"tokentide: {line}", file=sys.stderr)
+            print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
     return settings
 
 

@@ -22,7 +22,7 @@ from tokentide.client.config import Settings
 from .exit_codes import ExitCode
 from .format import count
 from .report import error_line
-from .safe_text import terminal_safe
+from .safe_text import one_line, terminal_json, terminal_safe
 from .store import HISTORY_ERRORS, ModelStats, NotFound, Store
 
 
@@ -50,21 +50,22 @@ def opened() -> Iterator[Store]:
         store.close()
 
 
-def _print(text: str) -> None:
-    """To stdout; a terminal gets no control characters from stored text (a model's
-    escape sequences), a pipe or file the exact text."""
+def _print(text: str, *, is_json: bool = False) -> None:
+    """To stdout; a terminal gets stored text (a model's escape sequences, bidi
+    overrides) with its controls shown as escapes - JSON with `\\u` escapes, so
+    it still parses to the same value - and a pipe or file the exact text."""
     if sys.stdout.isatty():
-        text = terminal_safe(text)
+        text = terminal_json(text) if is_json else terminal_safe(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _json(value: Any) -> None:
-    _print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    _print(json.dumps(value, ensure_ascii=False, indent=2, default=str), is_json=True)
 
 
 def _clean(text: str) -> str:
-    """One line of stored text for a table: no control characters."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    """One line of stored text for a table: controls shown, whitespace collapsed."""
+    return one_line(text)
 
 
 def _local_time(stamp: str) -> str:
@@ -107,7 +108,7 @@ def export(conversation_id: int, fmt: str, output: Path | None) -> None:
         else:
             text = store.export_markdown(conversation_id)
     if output is None:
-        _print(text)
+        _print(text, is_json=fmt == "json")
         return
     try:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")

@@ -18,12 +18,13 @@ import time
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.live import Live
+from rich.text import Text
 
 from tokentide.client.accumulate import Parts, parse_final, parse_partial
 
-from .safe_text import terminal_safe
+from .safe_text import terminal_json, terminal_safe
 
 FPS = 10
 
@@ -82,7 +83,12 @@ class LiveJson:
         return value, error
 
 
-def _pretty(value: Any) -> JSON:
+def _pretty(value: Any) -> Text:
     """Indented, coloured JSON; `json.dumps` escapes C0 controls and
-    `terminal_safe` drops C1 ones, so a server's text cannot drive the terminal."""
-    return JSON(terminal_safe(json.dumps(value, ensure_ascii=False, indent=2)))
+    `terminal_json` the rest (DEL, C1, bidi), so a server's text cannot drive
+    the terminal and what is shown is still the same JSON value. (Rich's `JSON`
+    would parse the text again and undo the escapes.)"""
+    text = JSONHighlighter()(terminal_json(json.dumps(value, ensure_ascii=False, indent=2)))
+    text.no_wrap = True
+    text.overflow = None
+    return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import ApiError
@@ -12,6 +13,7 @@ from tokentide.client.stream import ChatClient
 from .demo import demo_endpoint
 from .exit_codes import ExitCode
 from .report import error_line, print_traceback
+from .safe_text import one_line, terminal_json
 
 
 def run_models(settings: Settings, debug: bool = False, as_json: bool = False) -> int:
@@ -31,18 +33,19 @@ async def _models(settings: Settings, debug: bool, as_json: bool, demo: bool) ->
             print_traceback(exc, secrets)
         error_line(str(exc), secrets)
         return ExitCode.ERROR
-    # Ids come from the server: one printable line each, whatever it sent.
-    shown = [secrets.scrub("".join(ch for ch in model_id if ch.isprintable())) for model_id in ids]
+    ids = [secrets.scrub(model_id) for model_id in ids]
     if as_json:
         document = {
             "provider": endpoint.name,
             "wire": endpoint.wire,
             # The demo's server lives only as long as this command: its URL means nothing after.
             "base_url": None if demo else secrets.scrub(endpoint.base_url),
-            "models": shown,
+            "models": ids,
         }
-        print(json.dumps(document, ensure_ascii=False))
+        dumped = json.dumps(document, ensure_ascii=False)
+        print(terminal_json(dumped) if sys.stdout.isatty() else dumped)
         return ExitCode.OK
-    for model_id in shown:
-        print(model_id)
+    # Ids come from the server: one line each, its controls shown, whatever it sent.
+    for model_id in ids:
+        print(one_line(model_id))
     return ExitCode.OK

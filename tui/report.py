@@ -8,11 +8,14 @@ import traceback
 
 from tokentide.client.errors import Secrets
 
+from .safe_text import terminal_safe
+
 
 def error_line(message: str, secrets: Secrets | None = None) -> None:
     if secrets is not None:
         message = secrets.scrub(message)
-    print(f"tokentide: error: {message}", file=sys.stderr, flush=True)
+    # The message may quote a server (a model id, an error body): never raw.
+    print(f"tokentide: error: {terminal_safe(message)}", file=sys.stderr, flush=True)
 
 
 def print_traceback(exc: BaseException, secrets: Secrets) -> None:

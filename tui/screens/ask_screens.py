@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from ..safe_text import terminal_safe
+from ..safe_text import one_line, terminal_safe
 
 
 class Confirm(ModalScreen[bool]):
@@ -57,7 +57,7 @@ class Rename(ModalScreen[str | None]):
 
     def __init__(self, title: str) -> None:
         super().__init__()
-        self.title_now = " ".join(terminal_safe(title).split())
+        self.title_now = one_line(title)
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.timer import Timer
@@ -30,7 +29,7 @@ from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 from ..prices import Cost, usd
-from ..safe_text import terminal_safe
+from ..safe_text import SafeStream, one_line, safe_text, terminal_safe
 from .json_view import JsonView
 from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
@@ -74,6 +73,9 @@ class AssistantMessage(LaidOutOnce, Vertical):
         self.thinking_text = Static("", markup=False)
         self.footer = Static("", classes="footer", markup=False)
         self._tool_views: dict[int, ToolCallView] = {}
+        self._safe = SafeStream()
+        """Server text is shown, never obeyed (see safe_text); a CRLF split
+        between two deltas is still one newline."""
         self._message_of: Callable[[], Message] | None = None
         self._stale = False
         self._redraw_timer: Timer | None = None
@@ -94,7 +96,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
     def push(self, event: StreamEvent) -> None:
         """The turn's sink: queue, never render here."""
         if isinstance(event, TextDelta) and not self.structured:
-            self.markdown.write(terminal_safe(event.text))
+            self.markdown.write(self._safe.feed(event.text))
         elif isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta) and not self._stale:
             self._stale = True
             wait = self._drawn_at + REDRAW_INTERVAL - time.monotonic()
@@ -116,6 +118,8 @@ class AssistantMessage(LaidOutOnce, Vertical):
 
     async def flush(self) -> None:
         """Draw what is still queued and the last block."""
+        if held := self._safe.flush():
+            self.markdown.write(held)
         await self.markdown.finish()
 
     # -- parts ---------------------------------------------------------------
@@ -125,7 +129,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
             return
         thinking = self.query_one("#thinking", Collapsible)
         thinking.add_class("-shown")
-        self.thinking_text.update(Text(terminal_safe(reasoning)))
+        self.thinking_text.update(safe_text(reasoning))
 
     def show_structured(self, text: str, *, final: bool = False) -> None:
         if not text and not final:
@@ -152,7 +156,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
         self.finish(message, metrics)
         if interrupted:
             self.footer.update(
-                f"{message.model} · interrupted: the app closed mid-answer · "
+                f"{one_line(message.model or '?')} · interrupted: the app closed mid-answer · "
                 f"{fmt.tokens(metrics)} received"
             )
             self.footer.set_class(True, "-stopped")
@@ -188,7 +192,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
         if message.error and not (message.text or message.reasoning or message.tool_calls):
             self.display = False  # nothing arrived: the error block says it all
             return
-        self.footer.update(fmt.summary(message, metrics))
+        self.footer.update(one_line(fmt.summary(message, metrics)))  # the server names the model
         self.footer.tooltip = fmt.details(metrics)
         self.footer.set_class(message.cancelled, "-stopped")
         self.footer.set_class(message.error is not None, "-failed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..safe_text import terminal_safe
+from ..safe_text import safe_text
 
 
 class ErrorBlock(Static):
@@ -24,7 +24,7 @@ class ErrorBlock(Static):
     def __init__(self, message: str) -> None:
         text = Text()
         text.append("✖ ", style="bold")
-        text.append(terminal_safe(message))
+        text.append_text(safe_text(message))
         text.append("\nCtrl+R retries · the prompt is back in the composer", style="dim")
         super().__init__(text, markup=False)
         self.message = message

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from ..safe_text import terminal_safe
+from ..safe_text import one_line
 from ..store import ConversationRow
 
 
@@ -137,11 +137,11 @@ class HistoryPanel(Vertical):
 
 def _label(row: ConversationRow) -> Text:
     """Title on the first line; model, date and size dimmed on the second."""
-    title = " ".join(terminal_safe(row.title or "(untitled)").split())
+    title = one_line(row.title or "(untitled)")
     try:
         when = datetime.fromisoformat(row.updated_at).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         when = row.updated_at[:16]
     label = Text(title[:40], no_wrap=True, overflow="ellipsis")
-    label.append(f"\n{row.model or '-'} · {when} · {row.message_count}", style="dim")
+    label.append(f"\n{one_line(row.model or '-')} · {when} · {row.message_count}", style="dim")
     return label

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from tokentide.client.accumulate import parse_final, parse_partial
 
-from ..safe_text import terminal_safe
+from ..safe_text import safe_text, terminal_json
 
 
 class JsonView(Static):
@@ -33,10 +33,10 @@ class JsonView(Static):
             value, error = parse_partial(text), None
         body = Text()
         if error is None and value is not None:
-            body.append(terminal_safe(json.dumps(value, ensure_ascii=False, indent=2)))
+            body.append(terminal_json(json.dumps(value, ensure_ascii=False, indent=2)))
         else:
-            body.append(terminal_safe(text))
+            body.append_text(safe_text(text))
         if error is not None:
-            body.append(f"\nnot valid JSON: {terminal_safe(error)}", style="italic")
+            body.append_text(safe_text(f"\nnot valid JSON: {error}", style="italic"))
         self.set_class(error is not None, "-invalid")
         self.update(body)

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from tokentide.client.accumulate import arguments_so_far
 from tokentide.client.events import ToolCall
 
-from ..safe_text import terminal_safe
+from ..safe_text import safe_text, terminal_json
 
 
 class ToolCallView(Static):
@@ -28,15 +28,16 @@ class ToolCallView(Static):
     def show(self, call: ToolCall) -> None:
         text = Text()
         text.append("⚙ ", style="bold")
-        text.append(terminal_safe(call.name or "…"), style="bold")
+        text.append_text(safe_text(call.name or "…", style="bold"))
         arguments = arguments_so_far(call)
         if arguments is not None:
-            body = json.dumps(arguments, indent=2, ensure_ascii=False)
+            body = terminal_json(json.dumps(arguments, indent=2, ensure_ascii=False))
         else:
             body = call.arguments_raw
         if body:
             text.append("\n")
-            text.append(terminal_safe(body))
+            text.append_text(safe_text(body))
         if call.parse_error:
-            text.append(f"\n{terminal_safe(call.parse_error)}", style="italic")
+            text.append("\n")
+            text.append_text(safe_text(call.parse_error, style="italic"))
         self.update(text)

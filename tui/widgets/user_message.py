@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
-from ..safe_text import terminal_safe
+from ..safe_text import safe_text
 
 
 class UserMessage(Static):
@@ -19,5 +18,5 @@ class UserMessage(Static):
     """
 
     def __init__(self, text: str) -> None:
-        super().__init__(Text(terminal_safe(text)), markup=False)
+        super().__init__(safe_text(text), markup=False)
         self.text = text
