@@ -362,6 +362,91 @@ def unexpected_body(
     )
 
 
+def redirected(
+    status: int, reason: str, location: str | None, sent_to: str, base_url: str
+) -> ApiError:
+    """A 3xx answer. Redirects are never followed: the API key would go along
+    to wherever the server points (another port, another host), and a POST
+    may come back as a GET. The error names the status and the target (its
+    credentials masked) and the base URL that reaches the target directly.
+
+    `sent_to` is the URL the request went to, `base_url` the configured one;
+    the part of `sent_to` after the base URL (`/chat/completions`) is taken
+    off the target to give its base.
+    """
+    from urllib.parse import urljoin, urlsplit, urlunsplit
+
+    said = f"HTTP {status} {reason}".rstrip()
+    base = urlsplit(base_url)
+    if not location:
+        return ApiError(
+            f"{said} without a Location header",
+            kind="protocol",
+            status=status,
+            fix=f"check the base URL {scrub_url(base_url)}: a proxy or a login page may "
+            "stand in front of the API",
+        )
+    target = urlsplit(urljoin(sent_to, location.strip()))
+    sent = urlsplit(sent_to)
+    tail = sent.path[len(base.path.rstrip("/")) :] if sent.path.startswith(base.path) else ""
+    if tail and target.path.endswith(tail):
+        path = target.path[: len(target.path) - len(tail)]
+    else:
+        path = base.path  # the API is not at the same place there: a guess, said as one
+    new_base = urlunsplit((target.scheme, target.netloc, path.rstrip("/"), "", ""))
+    guess = "" if tail and target.path.endswith(tail) else " if the API is there"
+    return ApiError(
+        f"{said} to {scrub_url(urlunsplit(target))}: redirects are not followed, so the "
+        "API key is not sent where the server points",
+        kind="protocol",
+        status=status,
+        fix=f"set the base URL to {scrub_url(new_base)}{guess}",
+    )
+
+
+def scrub_url(url: str) -> str:
+    """`url` fit to show: no user or password, credential query values
+    (`key=`, `token=`, `sig=` ...) masked, no fragment. Configured secrets are
+    masked later, by `Secrets.scrub`, like every message."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all (an odd IPv6 literal)
+        return one_line(url, 200)
+    netloc = parts.netloc.rpartition("@")[2]
+    pairs = [pair.partition("=") for pair in parts.query.split("&") if pair]
+    query = "&".join(
+        f"{name}=…" if sep and SECRET_NAME.search(unquote(name)) else name + sep + value
+        for name, sep, value in pairs
+    )
+    return one_line(urlunsplit((parts.scheme, netloc, parts.path, query, "")), 300)
+
+
+def bad_encoding(
+    encoding: str, *, status: int, reason: str, accepted: str | None, fault: str | None = None
+) -> ApiError:
+    """A body whose `Content-Encoding` cannot be undone: an encoding httpx
+    cannot decode here (`br` without the brotli package, anything unknown),
+    or - `fault` given - one the body is not actually in (plain bytes sent as
+    `gzip`, usually a proxy that adds the header). Either way nothing of the
+    reply can be read, and the fix is on the server's side, or past the proxy."""
+    said = "" if 200 <= status < 300 else f"HTTP {status} {reason}".rstrip() + ": "
+    header = f"Content-Encoding: {one_line(encoding, 60)}"
+    if fault is not None:
+        message = f"{said}the reply's body is not what its {header} header says ({fault})"
+    else:
+        offered = f" (the request accepted {accepted})" if accepted else ""
+        message = f"{said}the reply came with {header}, which cannot be decoded here{offered}"
+    fix = (
+        "the server or a proxy compresses it wrongly; point the base URL past the proxy, "
+        "or turn its compression off"
+    )
+    if fault is None and "br" in encoding.lower().replace(",", " ").split():
+        fix += ", or install the brotli package"
+    return ApiError(message, kind="protocol", status=status, fix=fix)
+
+
 def unreadable(exc: BaseException, endpoint: _Target, label: str, data: str = "") -> ApiError:
     """A frame the wire format could not translate (a parser bug or a foreign server)."""
     seen = f": {data[:100]!r}" if data else ""

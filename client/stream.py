@@ -48,6 +48,8 @@ from .errors import (
     ApiError,
     Redactor,
     Secrets,
+    bad_encoding,
+    redirected,
     status_error,
     transport_error,
     try_json,
@@ -89,6 +91,16 @@ _EXHAUSTED = ("quota", "billing", "spend limit", "spend_limit", "credit")
 
 DRAIN_SECONDS = 0.1
 """How long a server may keep talking after the end marker before we hang up."""
+
+
+def _decoders() -> list[str]:
+    """httpx's table of decoders, which lists `br` and `zstd` only when their
+    package is installed; the three it always has if the table moves."""
+    try:
+        from httpx._decoders import SUPPORTED_DECODERS
+    except ImportError:  # pragma: no cover - a later httpx
+        return ["identity", "gzip", "deflate"]
+    return list(SUPPORTED_DECODERS)
 
 
 class ChatClient:
@@ -150,15 +162,23 @@ class ChatClient:
         """The model ids the endpoint serves; failures are one-line ApiErrors."""
         try:
             spec = self.wire.models_request(self.endpoint.api_key)
+            request = self._http.build_request(
+                spec.method, spec.path.lstrip("/"), headers=spec.headers
+            )
             try:
-                response = await self._http.request(
-                    spec.method, spec.path.lstrip("/"), headers=spec.headers
-                )
+                response = await self._http.send(request, stream=True)
+                try:
+                    refuse_unreadable(response, self.endpoint)
+                    body = await response.aread()
+                except httpx.DecodingError as exc:
+                    raise decoding_error(exc, response) from None
+                finally:
+                    await response.aclose()
             except httpx.HTTPError as exc:
                 raise transport_error(exc, self.endpoint, self.timeouts) from None
             if response.status_code >= 400:
-                raise self._status_error(response, response.content)
-            return self.wire.parse_models(self._json(response, response.content))
+                raise self._status_error(response, body)
+            return self.wire.parse_models(self._json(response, body))
         except ApiError as exc:
             raise exc.scrubbed(self.secrets) from None
 
@@ -283,6 +303,8 @@ class AnswerStream:
                     yield event
         except _Interrupted:
             self._settle(State.CANCELLED)  # abort() on HTTP/2: the wait was cut short
+        except httpx.DecodingError as exc:
+            self._fail_or_stop(decoding_error(exc, self._response), exc)
         except httpx.HTTPError as exc:
             client = self._client
             self._fail_or_stop(transport_error(exc, client.endpoint, client.timeouts), exc)
@@ -382,6 +404,7 @@ class AnswerStream:
         scrub = self._client.secrets.scrub
         headers = {name: scrub(value) for name, value in response.headers.items()}
         self.started = Started(response.status_code, headers)
+        refuse_unreadable(response, client.endpoint)
         if response.status_code >= 400:
             body = await response.aread()
             if not adapted and client.wire.adapt(response.status_code, try_json(body)):
@@ -665,6 +688,41 @@ def _retry_reason(exc: Exception) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return "connection timed out"
     return "connection failed"
+
+
+DECODABLE = frozenset(_decoders())
+"""The Content-Encodings httpx can undo here (`br` and `zstd` only with their packages)."""
+
+
+def refuse_unreadable(response: httpx.Response, endpoint: Endpoint) -> None:
+    """Raise for a reply that cannot be used whatever its body says: a
+    redirect (never followed: the key would go along) or a Content-Encoding
+    httpx cannot undo (it would pass the compressed bytes on as if plain)."""
+    status, reason = response.status_code, response.reason_phrase or ""
+    if 300 <= status < 400:
+        location = response.headers.get("location")
+        raise redirected(status, reason, location, str(response.request.url), endpoint.base_url)
+    encoding = response.headers.get("content-encoding", "")
+    tokens = [token.strip().lower() for token in encoding.split(",") if token.strip()]
+    if any(token not in DECODABLE for token in tokens):
+        accepted = response.request.headers.get("accept-encoding")
+        raise bad_encoding(encoding, status=status, reason=reason, accepted=accepted)
+
+
+def decoding_error(exc: httpx.DecodingError, response: httpx.Response | None) -> ApiError:
+    """httpx could not undo the declared Content-Encoding: the body is not in it."""
+    headers = response.headers if response is not None else {}
+    status = response.status_code if response is not None else 200
+    reason = (response.reason_phrase or "") if response is not None else ""
+    error = bad_encoding(
+        headers.get("content-encoding", "?"),
+        status=status,
+        reason=reason,
+        accepted=None,
+        fault=str(exc) or type(exc).__name__,
+    )
+    error.origin = exc
+    return error
 
 
 class _Adapted(Exception):

@@ -39,7 +39,17 @@ from ..events import (
     Usage,
 )
 from ..request import ChatRequest
-from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json, text_of
+from .base import (
+    HttpRequest,
+    as_dict,
+    as_list,
+    count,
+    error_excerpt,
+    error_words,
+    frame_json,
+    normalise_finish,
+    text_of,
+)
 from .openai_chat import error_text
 
 WIRE = "anthropic"
@@ -164,8 +174,10 @@ class AnthropicParser:
         return self.done or self._stop_reason is not None
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
-        payload = as_dict(parse_json(data, AnthropicMessages.label))
+        payload = as_dict(frame_json(event, data, AnthropicMessages.label))
         kind = payload.get("type") or event
+        if "type" not in payload and error_words(payload):
+            kind = "error"  # every event has a type: a proxy's `{"message"}` or `{"detail"}`
         if kind == "content_block_delta":
             return self._delta(payload)
         if kind == "content_block_start":
@@ -370,12 +382,7 @@ def error_event(payload: dict[str, Any], mid_stream: bool = True) -> ApiError:
     a proxy's `"error": "Overloaded"` or top-level `message` is quoted too."""
     error = as_dict(payload.get("error"))
     kind = text_of(error.get("type")) or "error"
-    message = (
-        text_of(error.get("message"))
-        or text_of(payload.get("error"))
-        or text_of(payload.get("message"))
-        or "An error occurred during streaming"
-    )
+    message = error_words(payload) or error_excerpt(payload)
     where = " mid-stream" if mid_stream else ""
     fix = "the service is overloaded; retry in a moment" if kind == "overloaded_error" else None
     return ApiError(

@@ -112,6 +112,58 @@ def parse_json(data: str, label: str) -> Any:
         ) from None
 
 
+def frame_json(event: str, data: str, label: str) -> Any:
+    """One SSE frame's JSON, as `parse_json` reads it; but the data of an
+    `event: error` is the server's error in whatever shape it chose - plain
+    text, a JSON string, an object - and comes back as an object that at
+    least has its `message`, never as a "not JSON" failure that hides it."""
+    if event != "error":
+        return parse_json(data, label)
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    return {"message": body if isinstance(body, str) else data.strip()}
+
+
+def error_words(body: Any, depth: int = 0) -> str | None:
+    """The server's own words in an error of any common shape, or None.
+
+    OpenAI's `{"error": {"message"}}`, Ollama's and proxies' `{"error": "..."}`,
+    a bare `{"message"}` (vLLM's `{"object": "error", ...}`, gateways),
+    FastAPI's `{"detail": "..."}` and `{"detail": [{"loc", "msg"}]}`: a client
+    that reads only one of them shows "an error occurred" instead of the cause.
+    """
+    if depth > 4:
+        return None
+    if isinstance(body, str):
+        return body.strip() or None
+    if isinstance(body, list):
+        words = [w for item in body[:5] if (w := _entry_words(item, depth))]
+        return "; ".join(words) or None
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail", "msg"):
+            if words := error_words(body.get(key), depth + 1):
+                return words
+    return None
+
+
+def _entry_words(item: Any, depth: int) -> str | None:
+    """One entry of a list of errors; FastAPI's reads `body.model: Field required`."""
+    if isinstance(item, dict) and isinstance(item.get("msg"), str):
+        where = ".".join(str(part) for part in as_list(item.get("loc")))
+        return f"{where}: {item['msg']}" if where else item["msg"]
+    return error_words(item, depth + 1)
+
+
+def error_excerpt(value: Any) -> str:
+    """An error without words we know (`{"code": 503}`), shown as it was sent."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:200] or "no details"
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

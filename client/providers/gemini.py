@@ -37,7 +37,16 @@ from ..events import (
     Usage,
 )
 from ..request import ChatRequest
-from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json, text_of
+from .base import (
+    HttpRequest,
+    as_dict,
+    as_list,
+    count,
+    error_words,
+    frame_json,
+    normalise_finish,
+    text_of,
+)
 from .openai_chat import error_text
 
 WIRE = "gemini"
@@ -152,10 +161,12 @@ class GeminiParser:
         return self._native is not None
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
-        response = as_dict(parse_json(data, GeminiGenerate.label))
+        response = as_dict(frame_json(event, data, GeminiGenerate.label))
         if error := response.get("error"):
             detail = error if isinstance(error, dict) else {"message": str(error)}
             raise failure(detail, self._mid_stream)
+        if event == "error" or (not OWN_KEYS & response.keys() and error_words(response)):
+            raise failure(response, self._mid_stream)  # a proxy's `{"message"}`, `{"detail"}`
         events: list[StreamEvent] = []
         candidates = as_list(response.get("candidates"))
         candidate = as_dict(candidates[0]) if candidates else {}
@@ -262,10 +273,17 @@ def _auth(api_key: str | None) -> dict[str, str]:
     return {"x-goog-api-key": api_key} if api_key else {}
 
 
+OWN_KEYS = frozenset(
+    {"candidates", "usageMetadata", "promptFeedback", "modelVersion", "responseId"}
+)
+"""Keys of a GenerateContentResponse: a frame with none of them is something else."""
+
+
 def failure(error: dict[str, Any], mid_stream: bool = True) -> ApiError:
-    """`{"code": 503, "message": "...", "status": "UNAVAILABLE"}`."""
+    """`{"code": 503, "message": "...", "status": "UNAVAILABLE"}`, or a
+    proxy's error in another shape."""
     status = text_of(error.get("status"))
-    message = text_of(error.get("message")) or "the request failed"
+    message = error_words(error) or "the request failed"
     label = "the server reported an error" + (" mid-stream" if mid_stream else "")
     if status:
         label = f"{label} ({status})"

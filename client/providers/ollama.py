@@ -20,7 +20,17 @@ from typing import Any
 from ..errors import ApiError
 from ..events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from ..request import ChatRequest
-from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json, text_of
+from .base import (
+    HttpRequest,
+    as_dict,
+    as_list,
+    count,
+    error_excerpt,
+    error_words,
+    normalise_finish,
+    parse_json,
+    text_of,
+)
 from .openai_chat import error_text, function_tool
 
 FINISH = {"stop": "stop", "length": "length", "load": "other", "unload": "other"}
@@ -102,8 +112,11 @@ class OllamaParser:
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         line = as_dict(parse_json(data, OllamaChat.label))
-        if line.get("error"):  # not `"error": null` or "" from a look-alike server
-            said = error_text(line) or str(line["error"])
+        # Not `"error": null` or "" from a look-alike server; a line with no
+        # `done` and a `message` that is not a message is a proxy's error.
+        stray = "done" not in line and not isinstance(line.get("message"), dict)
+        if line.get("error") or (stray and error_words(line)):
+            said = error_words(line) or error_excerpt(line["error"])
             where = " mid-stream" if self._mid_stream else ""
             raise ApiError(f"the server reported an error{where}: {said}", kind="provider")
         events: list[StreamEvent] = []

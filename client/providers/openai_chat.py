@@ -26,7 +26,16 @@ from ..events import (
     Usage,
 )
 from ..request import ChatRequest, Tool
-from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json
+from .base import (
+    HttpRequest,
+    as_dict,
+    as_list,
+    count,
+    error_excerpt,
+    error_words,
+    frame_json,
+    normalise_finish,
+)
 
 FINISH = {"function_call": "tool_calls", "eos": "stop", "end_turn": "stop", "error": "error"}
 """OpenAI's own words pass through; a few copies use others."""
@@ -142,11 +151,15 @@ class OpenAIChatParser:
         if data.strip() == "[DONE]":
             self.done = True
             return []
-        chunk = parse_json(data, OpenAIChat.label)
+        chunk = frame_json(event, data, OpenAIChat.label)
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
             raise error_in_stream(chunk["error"])
+        if event == "error" or chunk.get("object") == "error" or _stray_error(chunk):
+            # An error in another shape: vLLM's {"object": "error", "message"},
+            # a gateway's {"message"} or {"detail"}, an `event: error` line.
+            raise error_in_stream(chunk)
         events: list[StreamEvent] = []
         for choice in as_list(chunk.get("choices")):
             # With n > 1 choices differ only by index; we show the first.
@@ -268,23 +281,20 @@ def parse_usage(usage: Any) -> Usage | None:
 
 
 def error_text(body: Any) -> str | None:
-    """OpenAI-style `{"error": {"message": ...}}`, Ollama's `{"error": "..."}`, or `{"message"}`."""
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error", body)
-    if isinstance(error, str):
-        return error
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("detail")
-        if isinstance(message, str):
-            return message
-    return None
+    """The words of an error body (`base.error_words`: OpenAI's, Ollama's,
+    vLLM's, FastAPI's shapes); None when the body is not a JSON object."""
+    return error_words(body) if isinstance(body, dict) else None
+
+
+def _stray_error(chunk: dict[str, Any]) -> bool:
+    """A frame with none of a chunk's own keys that says what went wrong."""
+    return "choices" not in chunk and "usage" not in chunk and error_words(chunk) is not None
 
 
 def error_in_stream(error: Any, mid_stream: bool = True) -> ApiError:
     """An `error` object sent with a 200 status: as a data line, or as the body."""
     detail = error if isinstance(error, dict) else {"message": str(error)}
-    message = error_text({"error": error}) or "An error occurred during streaming"
+    message = error_words(error) or error_excerpt(error)
     kind_name = detail.get("type") or detail.get("code")
     label = "the server reported an error" + (" mid-stream" if mid_stream else "")
     if isinstance(kind_name, str) and kind_name:

@@ -27,7 +27,16 @@ from typing import Any
 from ..errors import ApiError
 from ..events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from ..request import ChatRequest
-from .base import HttpRequest, as_dict, as_list, count, normalise_finish, parse_json, text_of
+from .base import (
+    HttpRequest,
+    as_dict,
+    as_list,
+    count,
+    error_words,
+    frame_json,
+    normalise_finish,
+    text_of,
+)
 from .openai_chat import error_text
 
 FINISH = {
@@ -125,8 +134,10 @@ class ResponsesParser:
         if data.strip() == "[DONE]":  # LiteLLM's translation ends this way
             self.done = True
             return []
-        payload = as_dict(parse_json(data, OpenAIResponses.label))
+        payload = as_dict(frame_json(event, data, OpenAIResponses.label))
         kind = text_of(payload.get("type")) or event
+        if "type" not in payload and error_words(payload):
+            kind = "error"  # every event has a type: a proxy's `{"message"}` or `{"detail"}`
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             return [TextDelta(text)] if (text := text_of(payload.get("delta"))) else []
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
@@ -270,7 +281,7 @@ def failure(error: dict[str, Any], mid_stream: bool = True) -> ApiError:
     """`response.failed`'s `response.error`, or a standalone `error` event:
     `{code, message}` either way."""
     code = text_of(error.get("code")) or text_of(error.get("type"))
-    message = text_of(error.get("message")) or "the response failed"
+    message = error_words(error) or "the response failed"
     label = "the server reported an error" + (" mid-stream" if mid_stream else "")
     if code:
         label = f"{label} ({code})"
