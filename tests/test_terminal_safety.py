@@ -283,6 +283,20 @@ def test_ask_json_to_a_pipe_is_plain_json(tmp_path, hostile):
     assert json.loads(result.stdout)["text"] == EVIL
 
 
+def test_ask_structured_answer_on_a_terminal_is_json_with_escapes(tmp_path, replay):
+    value = {"city": "\x9bOslo\u202e\x1b[2J"}
+    body = chunk({"content": json.dumps(value)}) + chunk({}, "stop") + b"data: [DONE]\n\n"
+    replay.reply(Canned(body))
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"city": {"type": "string"}}}))
+    out = in_a_pty(
+        "ask", "--no-log", "--json-schema", str(schema), "--base-url", replay.base_url,
+        "-m", "m", "q", env=clean_env(tmp_path),
+    )  # fmt: skip
+    assert_terminal_clean(out)
+    assert r'"\u009bOslo\u202e\u001b[2J"' in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
+
+
 def test_ask_error_line_is_inert_on_a_terminal(tmp_path, replay):
     replay.reply(Canned(hostile_error()))
     env = clean_env(tmp_path)
