@@ -344,7 +344,8 @@ def demo_server(
         list[str] | None,
         typer.Option(
             "--fault",
-            help="Fault for successive requests, e.g. http:500, midstream_error, truncate.",
+            help="Fault for successive requests (repeat for more), e.g. http:429, "
+            "finish_no_end, hostile (all of them above).",
         ),
     ] = None,
 ) -> None:
@@ -352,6 +353,14 @@ def demo_server(
 
     It serves /v1/chat/completions, /v1/responses, /v1/messages (Anthropic),
     /api/chat (Ollama) and /v1beta/models/... (Gemini).
+
+    Faults: http:<status> (the API's own refusal; 429 with Retry-After: 1),
+    http:<status>-date (Retry-After as an HTTP date), midstream_error,
+    error_message_only, truncate, done_no_finish, finish_no_end, stall,
+    empty_200, huge_event, endless, no_usage, bad_usage, bad_tool_args,
+    nameless_tool, hostile, keepalive, crlf, fake_gzip, redirect, redirect_host.
+    One request can ask for one itself: a prompt starting with /fault NAME
+    (the rest is the prompt) or an X-Demo-Fault: NAME header.
     """
     from tokentide.client.demo import check_fault, serve_forever
 

@@ -19,7 +19,11 @@ from typing import Any
 
 __all__ = [
     "ANSWERS",
+    "BAD_TOOL_ARGS",
+    "ENDLESS_DELTA",
     "GREETING",
+    "HOSTILE",
+    "STRAY_TOOL_ARGS",
     "choose_answer",
     "is_greeting",
     "last_user_text",
@@ -454,6 +458,32 @@ Try asking about:
 
 Press **Esc** to stop an answer mid-stream.
 """
+
+#: The answer under the `hostile` fault: what a compromised or malicious server
+#: could send to take over a terminal. Each line is one trick a client must
+#: neutralise (or show visibly) before it reaches a terminal or a Rich renderer.
+HOSTILE = (
+    "Hostile answer, each line a trick:\n\n"
+    "- clear screen and home: \x1b[2J\x1b[Hstill here?\n"
+    "- clipboard write (OSC 52): \x1b]52;c;aGk=\x07\n"
+    "- window title (OSC 0): \x1b]0;owned\x07\n"
+    "- hyperlink (OSC 8): \x1b]8;;file:///etc/passwd\x1b\\click\x1b]8;;\x1b\\\n"
+    "- C1 CSI: \u009b31mred?\u009b0m\n"
+    "- bidi override: \u202egnp.exe\u202c and isolate: \u2066abc\u2069\n"
+    "- Rich markup: [red]x[/red] and [link=file:///etc/passwd]y[/link]\n"
+    "- carriage return: hidden\rshown, backspace: a\x08b, bell: \x07\n"
+)
+
+#: Tool arguments that never become valid JSON (the `bad_tool_args` fault).
+BAD_TOOL_ARGS = '{"city": "Par'
+
+#: The arguments of the nameless, id-less tool-call fragment (the `nameless_tool` fault).
+STRAY_TOOL_ARGS = '}{"garbage'
+
+#: One delta of the `endless` fault: 64 KiB of Markdown paragraphs.
+ENDLESS_DELTA = (
+    ("This answer never ends. " * 3 + "It goes on and on, paragraph after paragraph.\n\n") * 1024
+)[: 64 * 1024]
 
 #: The long canned answers, by topic key. Order matters for the hash fallback.
 ANSWERS: dict[str, str] = {

@@ -25,7 +25,11 @@ Choices a client author should know about:
   comments. `no_usage` zeroes `message_start`'s usage and leaves it out of
   `message_delta`, as a proxy that counts nothing would. `done_no_finish`
   sends `message_stop` with no `content_block_stop` and no `message_delta`:
-  a stream that ends politely without saying why.
+  a stream that ends politely without saying why. `finish_no_end` sends the
+  last `content_block_stop` and `message_delta` (stop reason, usage), then
+  no `message_stop`. `error_message_only` is an `event: error` whose data is
+  `{"message": ...}` alone; `nameless_tool` is a whole `tool_use` block with
+  no `id` and no `name`; `bad_usage` puts the bad numbers in both usages.
 - `GET /v1/models` is shared with OpenAI: `owns()` claims it for requests
   that carry `anthropic-version` or `x-api-key` (every Anthropic client
   sends one of them; OpenAI clients send neither), so one server answers
@@ -46,7 +50,18 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .encoder import AnswerOptions, Reply, Route
+from .encoder import (
+    BAD_DETAIL,
+    BAD_HUGE,
+    BAD_INPUT,
+    BAD_OUTPUT,
+    BAD_TOTAL,
+    MESSAGE_ONLY,
+    AnswerOptions,
+    Reply,
+    Route,
+    raw_numbers,
+)
 from .h11conn import REASONS, Request
 from .plan import ChatRequest, Plan
 
@@ -191,6 +206,8 @@ class AnthropicAnswer:
     def _event(self, name: str, data: dict[str, Any] | str) -> bytes:
         nl = self._options.newline
         text = data if isinstance(data, str) else _to_json(data)
+        if self._options.bad_usage:
+            text = raw_numbers(text)
         return f"event: {name}{nl}data: {text}{nl}{nl}".encode()
 
     def opening(self) -> bytes:
@@ -206,12 +223,16 @@ class AnthropicAnswer:
             "stop_sequence": None,
             "usage": _usage(self._plan.prompt_tokens if usage else 0, 1 if usage else 0),
         }
+        if self._options.bad_usage:
+            message["usage"] = _bad_usage()
         out = self._event("message_start", {"type": "message_start", "message": message})
-        if self._plan.events:
+        if self._plan.events and self._plan.events[0][0] in _BLOCK_OF:
             out += self._enter(_BLOCK_OF[self._plan.events[0][0]])
         return out + self.keepalive()
 
     def token(self, kind: str, piece: str) -> bytes:
+        if kind == "stray_tool":
+            return self._stray(piece)
         out = self._enter(_BLOCK_OF[kind])
         if kind == "reasoning":
             self._thinking.append(piece)
@@ -223,6 +244,20 @@ class AnthropicAnswer:
         else:
             delta = {"type": "input_json_delta", "partial_json": piece}
         return out + self._delta(delta)
+
+    def _stray(self, piece: str) -> bytes:
+        """The `nameless_tool` fault: a whole tool_use block with no id and no name."""
+        out = self._close()
+        self._index += 1
+        start = {
+            "type": "content_block_start",
+            "index": self._index,
+            "content_block": {"type": "tool_use", "input": {}},
+        }
+        out += self._event("content_block_start", start)
+        out += self._delta({"type": "input_json_delta", "partial_json": piece})
+        stop = {"type": "content_block_stop", "index": self._index}
+        return out + self._event("content_block_stop", stop)
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
         event = {"type": "content_block_delta", "index": self._index, "delta": delta}
@@ -271,7 +306,7 @@ class AnthropicAnswer:
             "delta": {"stop_reason": STOP_REASONS[self._plan.finish_reason], "stop_sequence": None},
         }
         if self._options.usage:
-            delta["usage"] = {"output_tokens": sent}
+            delta["usage"] = {"output_tokens": BAD_OUTPUT if self._options.bad_usage else sent}
         return self._close() + self._event("message_delta", delta)
 
     def usage(self, sent: int) -> bytes:
@@ -280,12 +315,24 @@ class AnthropicAnswer:
     def end(self) -> bytes:
         return self._event("message_stop", {"type": "message_stop"})
 
+    def settle(self, sent: int) -> bytes:
+        return self.finish(sent)
+
     def midstream_error(self) -> bytes:
         return self._event("error", _STREAM_ERROR)
 
+    def message_only_error(self) -> bytes:
+        return self._event("error", {"message": MESSAGE_ONLY})
+
     def complete(self) -> Reply:
         body = message(self._plan, self._id, include_usage=self._options.usage)
-        return Reply(200, _dumps(body), headers=(("request-id", self._request_id),))
+        if self._options.bad_usage and "usage" in body:
+            body["usage"] = {**_bad_usage(), "output_tokens": BAD_OUTPUT}
+        text = _to_json(body)
+        if self._options.bad_usage:
+            text = raw_numbers(text)
+        headers = (("request-id", self._request_id),)
+        return Reply(200, text.encode("utf-8"), headers=headers)
 
     def server_error(self) -> Reply:
         return _error_reply(500, "api_error", "Internal server error", self._request_id)
@@ -312,6 +359,17 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
         "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def _bad_usage() -> dict[str, Any]:
+    """`message_start`'s usage under the `bad_usage` fault (`message_delta` gets BAD_OUTPUT)."""
+    return {
+        "input_tokens": BAD_INPUT,
+        "cache_creation_input_tokens": BAD_HUGE,
+        "cache_read_input_tokens": BAD_DETAIL,
+        "output_tokens": BAD_TOTAL,
         "service_tier": "standard",
     }
 

@@ -22,7 +22,41 @@ from typing import Literal, Protocol
 from .h11conn import Request
 from .plan import ChatRequest, Plan
 
-__all__ = ["AnswerEncoder", "AnswerOptions", "Api", "Reply", "Route"]
+__all__ = [
+    "BAD_DETAIL",
+    "BAD_HUGE",
+    "BAD_INPUT",
+    "BAD_OUTPUT",
+    "BAD_TOTAL",
+    "MESSAGE_ONLY",
+    "AnswerEncoder",
+    "AnswerOptions",
+    "Api",
+    "Reply",
+    "Route",
+    "raw_numbers",
+]
+
+# The counts of the `bad_usage` fault: numbers a hostile server can write that
+# Python's json module accepts. Each encoder puts them in its own fields, the
+# output count always getting BAD_OUTPUT (the one a client shows).
+_RAW_1E400 = "\u27e61e400\u27e7"
+#: Written as the bare literal `1e400` (JSON allows it; it parses to inf): a
+#: placeholder string until `raw_numbers` swaps it in, since json.dumps
+#: writes an infinite float as `Infinity`.
+BAD_OUTPUT = _RAW_1E400
+BAD_INPUT = -12
+BAD_TOTAL = float("nan")
+BAD_DETAIL = float("inf")
+BAD_HUGE = 10**30
+
+#: What the `error_message_only` fault's error event says.
+MESSAGE_ONLY = "Upstream model timed out after 30 s (error_message_only)"
+
+
+def raw_numbers(text: str) -> str:
+    """JSON text with BAD_OUTPUT's placeholder turned into the literal 1e400."""
+    return text.replace(f'"{_RAW_1E400}"', "1e400")
 
 
 @dataclass(frozen=True)
@@ -60,6 +94,8 @@ class AnswerOptions:
     newline: str
     #: The configured time to first token, for APIs that report processing time.
     ttft: float
+    #: The `bad_usage` fault: counts that are not finite, negative or absurd.
+    bad_usage: bool = False
 
 
 class AnswerEncoder(Protocol):
@@ -81,7 +117,8 @@ class AnswerEncoder(Protocol):
         ...
 
     def token(self, kind: str, piece: str) -> bytes:
-        """One event of the plan (see `Plan.events`)."""
+        """One event of the plan (see `Plan.events`), including the `nameless_tool`
+        fault's "stray_tool" fragment: a tool call with no name and no id."""
         ...
 
     def keepalive(self) -> bytes:
@@ -107,8 +144,21 @@ class AnswerEncoder(Protocol):
         """The stream's end marker, e.g. `data: [DONE]`."""
         ...
 
+    def settle(self, sent: int) -> bytes:
+        """Everything after the last token short of the end marker (`finish_no_end`).
+
+        `finish` and `usage` for most formats; where the finish *is* the
+        terminal event (Responses' `response.completed`), only what comes
+        before it.
+        """
+        ...
+
     def midstream_error(self) -> bytes:
         """The error a provider sends when it fails part way through a stream."""
+        ...
+
+    def message_only_error(self) -> bytes:
+        """An error event whose data is `{"message": MESSAGE_ONLY}`, with no `error` key."""
         ...
 
     def complete(self) -> Reply:

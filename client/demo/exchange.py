@@ -66,14 +66,28 @@ class Exchange:
         self.keep_alive = False
         await self._send_fixed(reply, reply.body[: len(reply.body) // 2], {}, end=False)
 
+    async def reply_held(self, reply: Reply) -> None:
+        """Declare the whole body and send all of it but the last byte, then hold
+        on: a reply whose end never comes (the caller waits for the client to leave)."""
+        self.keep_alive = False
+        await self._send_fixed(reply, reply.body[:-1], {"held": True}, end=False, ended=False)
+
     async def _send_fixed(
-        self, reply: Reply, body: bytes, final: dict[str, Any], *, end: bool = True
+        self,
+        reply: Reply,
+        body: bytes,
+        final: dict[str, Any],
+        *,
+        end: bool = True,
+        ended: bool = True,
     ) -> None:
         if self.conn.closing:
             raise Disconnected
         head = self._head(reply.status, reply.content_type, reply.headers, len(reply.body))
         data = head + self.conn.body(body) + (self.conn.end() if end else b"")
-        self.update(status=reply.status, ended_at=time.perf_counter(), **final)
+        if ended:
+            final["ended_at"] = time.perf_counter()
+        self.update(status=reply.status, bytes_sent=self.record.bytes_sent + len(body), **final)
         await self.conn.write(data)
 
     def begin_stream(self, content_type: str, headers: list[tuple[str, str]]) -> None:
@@ -91,6 +105,8 @@ class Exchange:
             raise Disconnected
         if last:
             changes["ended_at"] = time.perf_counter()
+        if data:
+            changes["bytes_sent"] = self.record.bytes_sent + len(data)
         if changes:
             self.update(**changes)
         out = self._unsent_head + self.conn.body(data) + (self.conn.end() if last else b"")

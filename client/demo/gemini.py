@@ -32,6 +32,11 @@ Choices where the demo cannot be Google:
 - Mid-stream failure: one more `data:` event holding Google's 500 error
   object, then the body ends. The `keepalive` fault sends SSE comments (Google
   sends none; every SSE parser skips them). `no_usage` drops `usageMetadata`.
+- Faults from issue 17: `finish_no_end` sends the finish event and then keeps
+  the body open (no EOF, which is Gemini's only end). `args` is an object on
+  this wire, so `bad_tool_args` sends the call with its unparsable arguments
+  as a string, and `nameless_tool` a `functionCall` with no name whose `args`
+  is a garbage string; `error_message_only` is a `data: {"message": ...}`.
 """
 
 from __future__ import annotations
@@ -44,7 +49,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from .encoder import AnswerOptions, Reply, Route
+from .encoder import (
+    BAD_DETAIL,
+    BAD_HUGE,
+    BAD_INPUT,
+    BAD_OUTPUT,
+    BAD_TOTAL,
+    MESSAGE_ONLY,
+    AnswerOptions,
+    Reply,
+    Route,
+    raw_numbers,
+)
 from .h11conn import REASONS, Request
 from .plan import ChatRequest, Plan
 
@@ -198,9 +214,14 @@ class GeminiAnswer:
         response = generate_response(
             self._plan, self._id, parts, finish, self._usage() if self._options.usage else None
         )
-        return f"data: {to_json(response)}\r\n\r\n".encode()
+        text = to_json(response)
+        if self._options.bad_usage:
+            text = raw_numbers(text)
+        return f"data: {text}\r\n\r\n".encode()
 
     def _usage(self) -> dict[str, Any]:
+        if self._options.bad_usage:
+            return bad_usage_metadata()
         return usage_metadata(self._plan.prompt_tokens, self._visible, self._thoughts)
 
     def opening(self) -> bytes:
@@ -212,6 +233,8 @@ class GeminiAnswer:
             self._args.append(piece)
             return b""
         out = self._flush_call()
+        if kind == "stray_tool":  # the nameless_tool fault: garbage, no name
+            return out + self._event([{"functionCall": {"args": piece}}])
         if kind == "tool_header":
             self._tool_name = piece
             return out
@@ -225,7 +248,7 @@ class GeminiAnswer:
         """The held-back function call as a part, if it is whole; then forget it."""
         if self._tool_name is None:
             return None
-        part = function_call_part(self._tool_name, "".join(self._args), self._signature)
+        part = whole_call_part(self._plan, self._tool_name, "".join(self._args), self._signature)
         self._tool_name, self._args = None, []
         return part
 
@@ -246,8 +269,14 @@ class GeminiAnswer:
     def end(self) -> bytes:
         return b""  # Gemini has no end marker
 
+    def settle(self, sent: int) -> bytes:
+        return self.finish(sent)  # the finish event; the body then stays open (no EOF)
+
     def midstream_error(self) -> bytes:
         return f"data: {to_json({'error': INTERNAL_ERROR})}\r\n\r\n".encode()
+
+    def message_only_error(self) -> bytes:
+        return f"data: {to_json({'message': MESSAGE_ONLY})}\r\n\r\n".encode()
 
     def complete(self) -> Reply:
         plan = self._plan
@@ -257,17 +286,22 @@ class GeminiAnswer:
         if plan.text("content"):
             parts.append({"text": plan.text("content")})
         if plan.tool_name is not None:
-            call = function_call_part(plan.tool_name, plan.text("args"), self._signature)
+            call = whole_call_part(plan, plan.tool_name, plan.text("args"), self._signature)
             if call is not None:
                 parts.append(call)
         thoughts = sum(1 for kind, _ in plan.events if kind == "reasoning")
         usage = None
         if self._options.usage:
             usage = usage_metadata(plan.prompt_tokens, plan.tokens - thoughts, thoughts)
+            if self._options.bad_usage:
+                usage = bad_usage_metadata()
         body = generate_response(
             plan, self._id, parts or [{"text": ""}], finish_reason(plan), usage
         )
-        return Reply(200, pretty(body), _JSON)
+        text = pretty(body)
+        if self._options.bad_usage:
+            text = raw_numbers(text.decode("utf-8")).encode("utf-8")
+        return Reply(200, text, _JSON)
 
     def server_error(self) -> Reply:
         return Reply(500, pretty({"error": INTERNAL_ERROR}), _JSON)
@@ -341,6 +375,27 @@ def function_call_part(name: str, arguments: str, signature: str) -> dict[str, A
     if not isinstance(args, dict):
         return None
     return {"functionCall": {"name": name, "args": args}, "thoughtSignature": signature}
+
+
+def bad_usage_metadata() -> dict[str, Any]:
+    """`usageMetadata` under the `bad_usage` fault."""
+    return {
+        "promptTokenCount": BAD_INPUT,
+        "candidatesTokenCount": BAD_OUTPUT,
+        "totalTokenCount": BAD_TOTAL,
+        "cachedContentTokenCount": BAD_HUGE,
+        "thoughtsTokenCount": BAD_DETAIL,
+    }
+
+
+def whole_call_part(plan: Plan, name: str, arguments: str, signature: str) -> dict[str, Any] | None:
+    """The call part to send once its arguments are over: `function_call_part`, or,
+    for a call that finished with arguments that do not parse (the
+    `bad_tool_args` fault), the call with its arguments as the string they are."""
+    part = function_call_part(name, arguments, signature)
+    if part is None and plan.raw_args:
+        return {"functionCall": {"name": name, "args": arguments}, "thoughtSignature": signature}
+    return part
 
 
 def finish_reason(plan: Plan) -> str:

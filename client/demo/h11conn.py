@@ -38,6 +38,8 @@ _READ_SIZE = 65536
 REASONS = {
     100: "Continue",
     200: "OK",
+    302: "Found",
+    307: "Temporary Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

@@ -25,6 +25,11 @@ Choices where the demo cannot be Ollama:
   Ollama reports `done_reason: "stop"` after a tool call, and so does this.
 - NDJSON has no comment syntax, so the `keepalive` fault sends nothing, and
   `done_no_finish` (no end marker to send) ends the body like `truncate`.
+  `finish_no_end` sends the `done: true` line and then keeps the body open.
+  Arguments are an object on this wire, so `bad_tool_args` sends the call
+  with its unparsable arguments as a string, and `nameless_tool` a call with
+  no name whose arguments are a garbage string; `error_message_only` is a
+  line `{"message": "..."}`.
   `no_usage` drops the counts and durations from the final line. `crlf` ends
   each line with `\\r\\n` instead of `\\n` (a client must strip the `\\r`).
 - Durations are measured: `eval_duration` is the time from the configured
@@ -43,7 +48,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .encoder import AnswerOptions, Reply, Route
+from .encoder import (
+    BAD_DETAIL,
+    BAD_HUGE,
+    BAD_INPUT,
+    BAD_OUTPUT,
+    BAD_TOTAL,
+    MESSAGE_ONLY,
+    AnswerOptions,
+    Reply,
+    Route,
+    raw_numbers,
+)
 from .h11conn import REASONS, Request
 from .plan import MODELS, ChatRequest, Plan
 
@@ -147,7 +163,10 @@ class OllamaAnswer:
         return []
 
     def _line(self, obj: dict[str, Any]) -> bytes:
-        return (to_json(obj) + self._options.newline).encode("utf-8")
+        text = to_json(obj)
+        if self._options.bad_usage:
+            text = raw_numbers(text)
+        return (text + self._options.newline).encode("utf-8")
 
     def _message(self, message: dict[str, Any]) -> bytes:
         return self._line(
@@ -171,6 +190,8 @@ class OllamaAnswer:
             self._args.append(piece)
             return b""
         out = self._flush_call()
+        if kind == "stray_tool":  # the nameless_tool fault
+            return out + self._message({"content": "", "tool_calls": [stray_call(piece)]})
         if kind == "reasoning":
             return out + self._message({"content": "", "thinking": piece})
         return out + self._message({"content": piece})
@@ -179,7 +200,7 @@ class OllamaAnswer:
         """The held-back tool call as one line, if it is whole; b"" otherwise."""
         if self._tool_name is None:
             return b""
-        call = tool_call(self._tool_name, "".join(self._args))
+        call = whole_call(self._plan, self._tool_name, "".join(self._args))
         self._tool_name, self._args = None, []
         if call is None:
             return b""  # cut short (num_predict): Ollama's parser would not emit it either
@@ -201,7 +222,16 @@ class OllamaAnswer:
             final.update(self._metrics(sent))
         return call + self._line(final)
 
-    def _metrics(self, sent: int) -> dict[str, int]:
+    def _metrics(self, sent: int) -> dict[str, Any]:
+        if self._options.bad_usage:
+            return {
+                "total_duration": BAD_TOTAL,
+                "load_duration": BAD_HUGE,
+                "prompt_eval_count": BAD_INPUT,
+                "prompt_eval_duration": BAD_INPUT,
+                "eval_count": BAD_OUTPUT,
+                "eval_duration": BAD_DETAIL,
+            }
         return metrics(self._plan, sent, time.perf_counter_ns() - self._started, self._options.ttft)
 
     def usage(self, sent: int) -> bytes:
@@ -210,15 +240,21 @@ class OllamaAnswer:
     def end(self) -> bytes:
         return b""  # the done line is the end
 
+    def settle(self, sent: int) -> bytes:
+        return self.finish(sent)  # the done line; the body then stays open
+
     def midstream_error(self) -> bytes:
         return self._line({"error": MIDSTREAM_ERROR})
+
+    def message_only_error(self) -> bytes:
+        return self._line({"message": MESSAGE_ONLY})
 
     def complete(self) -> Reply:
         message: dict[str, Any] = {"role": "assistant", "content": self._plan.text("content")}
         if any(kind == "reasoning" for kind, _ in self._plan.events):
             message["thinking"] = self._plan.text("reasoning")
         if self._plan.tool_name is not None:
-            call = tool_call(self._plan.tool_name, self._plan.text("args"))
+            call = whole_call(self._plan, self._plan.tool_name, self._plan.text("args"))
             if call is not None:
                 message["tool_calls"] = [call]
         body: dict[str, Any] = {
@@ -230,7 +266,10 @@ class OllamaAnswer:
         }
         if self._options.usage:
             body.update(self._metrics(self._plan.tokens))
-        return Reply(200, dumps(body), _JSON)
+        text = to_json(body)
+        if self._options.bad_usage:
+            text = raw_numbers(text)
+        return Reply(200, text.encode("utf-8"), _JSON)
 
     def server_error(self) -> Reply:
         return Reply(500, error(MIDSTREAM_ERROR), _JSON)
@@ -313,6 +352,21 @@ def tool_call(name: str, arguments: str) -> dict[str, Any] | None:
     if not isinstance(parsed, dict):
         return None
     return {"function": {"index": 0, "name": name, "arguments": parsed}}
+
+
+def whole_call(plan: Plan, name: str, arguments: str) -> dict[str, Any] | None:
+    """The call to send once its arguments are over: `tool_call`, or, for a call
+    that finished with arguments that do not parse (the `bad_tool_args` fault),
+    the call with its arguments as the string they are."""
+    call = tool_call(name, arguments)
+    if call is None and plan.raw_args:
+        return {"function": {"index": 0, "name": name, "arguments": arguments}}
+    return call
+
+
+def stray_call(arguments: str) -> dict[str, Any]:
+    """The `nameless_tool` fault's call: garbage arguments, no name."""
+    return {"function": {"arguments": arguments}}
 
 
 def done_reason(plan: Plan) -> str:

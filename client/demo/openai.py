@@ -19,7 +19,18 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .encoder import AnswerOptions, Reply, Route
+from .encoder import (
+    BAD_DETAIL,
+    BAD_HUGE,
+    BAD_INPUT,
+    BAD_OUTPUT,
+    BAD_TOTAL,
+    MESSAGE_ONLY,
+    AnswerOptions,
+    Reply,
+    Route,
+    raw_numbers,
+)
 from .h11conn import REASONS, Request
 from .plan import ChatRequest, Plan
 
@@ -123,6 +134,8 @@ class OpenAIAnswer:
 
     def _event(self, data: str) -> bytes:
         nl = self._options.newline
+        if self._options.bad_usage:
+            data = raw_numbers(data)
         return f"data: {data}{nl}{nl}".encode()
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -152,18 +165,28 @@ class OpenAIAnswer:
     def usage(self, sent: int) -> bytes:
         if not self._options.usage:
             return b""
-        counts = usage_counts(self._plan, sent)
+        counts = usage_counts(self._plan, sent, bad=self._options.bad_usage)
         return self._event(to_json(usage_chunk(self._id, self._created, self._plan.model, counts)))
 
     def end(self) -> bytes:
         return self._event("[DONE]")
 
+    def settle(self, sent: int) -> bytes:
+        return self.finish(sent) + self.usage(sent)
+
     def midstream_error(self) -> bytes:
         return self._event(to_json({"error": MIDSTREAM_ERROR}))
 
+    def message_only_error(self) -> bytes:
+        return self._event(to_json({"message": MESSAGE_ONLY}))
+
     def complete(self) -> Reply:
-        body = completion(self._plan, self._id, self._created, include_usage=self._options.usage)
-        return Reply(200, dumps(body))
+        options = self._options
+        body = completion(
+            self._plan, self._id, self._created, include_usage=options.usage, bad=options.bad_usage
+        )
+        text = to_json(body)
+        return Reply(200, (raw_numbers(text) if options.bad_usage else text).encode())
 
     def server_error(self) -> Reply:
         return Reply(500, dumps({"error": MIDSTREAM_ERROR}))
@@ -200,8 +223,17 @@ def models_list(names: Iterable[str]) -> dict[str, Any]:
 # ----------------------------------------------------------------- answers
 
 
-def usage_counts(plan: Plan, sent: int) -> dict[str, Any]:
-    """The usage object once `sent` tokens of `plan` have gone out."""
+def usage_counts(plan: Plan, sent: int, *, bad: bool = False) -> dict[str, Any]:
+    """The usage object once `sent` tokens of `plan` have gone out (`bad`: the
+    `bad_usage` fault's numbers instead, see `encoder`)."""
+    if bad:
+        return {
+            "prompt_tokens": BAD_INPUT,
+            "completion_tokens": BAD_OUTPUT,
+            "total_tokens": BAD_TOTAL,
+            "prompt_tokens_details": {"cached_tokens": BAD_HUGE},
+            "completion_tokens_details": {"reasoning_tokens": BAD_DETAIL},
+        }
     reasoning = sum(1 for kind, _ in plan.events[:sent] if kind == "reasoning")
     return {
         "prompt_tokens": plan.prompt_tokens,
@@ -212,7 +244,9 @@ def usage_counts(plan: Plan, sent: int) -> dict[str, Any]:
     }
 
 
-def completion(plan: Plan, chat_id: str, created: int, *, include_usage: bool) -> dict[str, Any]:
+def completion(
+    plan: Plan, chat_id: str, created: int, *, include_usage: bool, bad: bool = False
+) -> dict[str, Any]:
     """The whole non-streaming `chat.completion` body for `plan`."""
     message: dict[str, Any] = {"role": "assistant", "content": plan.text("content") or None}
     if any(kind == "reasoning" for kind, _ in plan.events):
@@ -244,7 +278,7 @@ def completion(plan: Plan, chat_id: str, created: int, *, include_usage: bool) -
         "system_fingerprint": "fp_tokentide",
     }
     if include_usage:
-        response["usage"] = usage_counts(plan, plan.tokens)
+        response["usage"] = usage_counts(plan, plan.tokens, bad=bad)
     return response
 
 
@@ -298,6 +332,8 @@ def token_delta(kind: str, piece: str, plan: Plan) -> dict[str, Any]:
         return {"content": piece}
     if kind == "reasoning":
         return {"reasoning_content": piece}
+    if kind == "stray_tool":  # the nameless_tool fault: arguments of no call at all
+        return {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
     if kind == "tool_header":
         call = {
             "index": 0,

@@ -54,6 +54,12 @@ class RequestRecord:
     model: str | None = None
     #: The HTTP version the request came in: "1.1", "1.0", or "2".
     http_version: str = "1.1"
+    #: Body bytes handed to the socket (before any chunked or HTTP/2 framing).
+    bytes_sent: int = 0
+    #: The server has sent all it will and holds the response open until the
+    #: client leaves (the `stall` and `finish_no_end` faults): once a client
+    #: has read `bytes_sent` bytes, nothing more is coming.
+    held: bool = False
 
 
 class RecordBook:

@@ -25,6 +25,11 @@ Choices a client author should know about:
 - There is no end marker, so `end()` is b"" and the `done_no_finish` fault is
   the same as `truncate` here: the body ends with no terminal event.
 - The `keepalive` fault sends SSE comments, which take no sequence number.
+- `finish_no_end` closes the last item (its `.done` events) and then sends
+  nothing, not even `response.completed`: the finish reason never comes.
+  `error_message_only` is Responses' own `error` event (`message` at the top,
+  no `error` object); `nameless_tool` adds a function_call item with no
+  `name` and no `call_id`.
 - The response object echoes the request's parameters (instructions, tools,
   max_output_tokens, reasoning) as their defaults, because an encoder sees
   the plan, not the request; `store` is false because nothing is stored, and
@@ -39,7 +44,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .encoder import AnswerOptions, Reply, Route
+from .encoder import (
+    BAD_DETAIL,
+    BAD_HUGE,
+    BAD_INPUT,
+    BAD_OUTPUT,
+    BAD_TOTAL,
+    MESSAGE_ONLY,
+    AnswerOptions,
+    Reply,
+    Route,
+    raw_numbers,
+)
 from .h11conn import Request
 from .openai import MIDSTREAM_ERROR, OpenAIChat, dumps, error, to_json, validate
 from .plan import ChatRequest, Plan, counts_as_token
@@ -134,6 +150,8 @@ class ResponsesAnswer:
     def _event(self, type_: str, **fields: Any) -> bytes:
         nl = self._options.newline
         data = to_json({"type": type_, "sequence_number": self._seq, **fields})
+        if self._options.bad_usage:
+            data = raw_numbers(data)
         self._seq += 1
         return f"event: {type_}{nl}data: {data}{nl}{nl}".encode()
 
@@ -179,6 +197,8 @@ class ResponsesAnswer:
     # ------------------------------------------------------------- items
 
     def token(self, kind: str, piece: str) -> bytes:
+        if kind == "stray_tool":
+            return self._stray(piece)
         out = self._enter(_ITEM_OF[kind])
         item = self._open
         assert item is not None
@@ -207,6 +227,26 @@ class ResponsesAnswer:
         return out + self._event(
             "response.function_call_arguments.delta",
             **where,
+            delta=piece,
+            obfuscation=self._obfuscation(),
+        )
+
+    def _stray(self, piece: str) -> bytes:
+        """The `nameless_tool` fault: a function_call item with no name and no call_id."""
+        out = self._close("completed")
+        index = len(self._output)
+        item = {
+            "id": "fc_" + _hex(self._rng),
+            "type": "function_call",
+            "status": "in_progress",
+            "arguments": "",
+        }
+        out += self._event("response.output_item.added", output_index=index, item=item)
+        self._open, self._text = item, [piece]
+        return out + self._event(
+            "response.function_call_arguments.delta",
+            item_id=item["id"],
+            output_index=index,
             delta=piece,
             obfuscation=self._obfuscation(),
         )
@@ -328,6 +368,14 @@ class ResponsesAnswer:
         return self._final(sent)[0]
 
     def _usage(self, sent: int) -> dict[str, Any]:
+        if self._options.bad_usage:
+            return {
+                "input_tokens": BAD_INPUT,
+                "input_tokens_details": {"cached_tokens": BAD_HUGE},
+                "output_tokens": BAD_OUTPUT,
+                "output_tokens_details": {"reasoning_tokens": BAD_DETAIL},
+                "total_tokens": BAD_TOTAL,
+            }
         tokens = [kind for kind, _ in self._plan.events if counts_as_token(kind)][:sent]
         return {
             "input_tokens": self._plan.prompt_tokens,
@@ -343,16 +391,27 @@ class ResponsesAnswer:
     def end(self) -> bytes:
         return b""  # no [DONE]: the terminal event ends the stream
 
+    def settle(self, sent: int) -> bytes:
+        """The last item's `.done` events, without the terminal event (which is the end)."""
+        return self._close("incomplete" if self._plan.finish_reason == "length" else "completed")
+
     def midstream_error(self) -> bytes:
         failure = {"code": "server_error", "message": MIDSTREAM_ERROR["message"]}
         response = self._response("failed", error=failure)
         return self._event("response.failed", response=response)
 
+    def message_only_error(self) -> bytes:
+        """Responses' own `error` event: its message at the top, no `error` object."""
+        return self._event("error", code=None, message=MESSAGE_ONLY, param=None)
+
     def complete(self) -> Reply:
         """The whole response object, built by running the plan through this same encoder."""
         for kind, piece in self._plan.events:
             self.token(kind, piece)
-        return Reply(200, dumps(self._final(self._plan.tokens)[1]))
+        text = to_json(self._final(self._plan.tokens)[1])
+        if self._options.bad_usage:
+            text = raw_numbers(text)
+        return Reply(200, text.encode("utf-8"))
 
     def server_error(self) -> Reply:
         return Reply(500, dumps({"error": MIDSTREAM_ERROR}))

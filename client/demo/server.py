@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import random
@@ -26,16 +27,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
+from email.utils import formatdate
 from typing import Any
 
 from . import pacing
+from .answers import last_user_text
 from .anthropic import AnthropicMessages
 from .encoder import Api, Reply, Route
 from .exchange import Exchange
-from .faults import check_fault, http_status
+from .faults import (
+    DATED,
+    FAULT_HEADER,
+    REDIRECTS,
+    check_fault,
+    fault_in_prompt,
+    http_status,
+)
 from .gemini import GeminiApi
 from .h2conn import PREFACE, H2Connection, H2Stream, sniff
-from .h11conn import BadRequest, Disconnected, HttpConnection, Request
+from .h11conn import REASONS, BadRequest, Disconnected, HttpConnection, Request
 from .ollama import OllamaChat
 from .openai import OpenAIChat
 from .plan import MODELS, ChatRequest, Plan, Script, make_plan
@@ -46,6 +56,10 @@ __all__ = ["STOP_TIMEOUT", "DemoServer", "is_loopback", "serve_forever"]
 
 STOP_TIMEOUT = 10.0
 """Seconds stop() waits for the server thread."""
+
+RETRY_AFTER_DATE = 2.0
+"""Seconds ahead of now the `http:<status>-date` faults' Retry-After date lies
+(an HTTP date has whole seconds, so a client waits 1 to 2 s)."""
 
 #: The APIs the server speaks, first match wins; the first also answers unknown paths.
 _APIS: tuple[Api, ...] = (
@@ -62,7 +76,10 @@ class DemoServer:
 
     `tokens_per_second` and `ttft` are read at the start of each request, so a
     test (or the app's settings) can change the pace between requests.
-    `script()` and `inject()` queue behaviour for the next chat requests.
+    `script()` and `inject()` queue behaviour for the next chat requests; a
+    single request can ask for a fault itself, with an `X-Demo-Fault: NAME`
+    header or a prompt that starts with `/fault NAME` (the rest is the
+    prompt), and then leaves the queue alone.
 
         with DemoServer(tokens_per_second=200, ttft=0.2) as server:
             server.script("Hello!")            # the next chat request answers exactly this
@@ -329,23 +346,29 @@ class DemoServer:
     # ----------------------------------------------------------------- chat
 
     async def _chat(self, ex: Exchange, api: Api) -> str:
-        """Handle a chat request: fault, key, body and model checks, then the answer."""
-        with self._queue_lock:
-            fault = self._faults.popleft() if self._faults else None
+        """Handle a chat request: fault, key, body and model checks, then the answer.
+
+        The body is read first (a prompt may ask for a fault) but refused, if
+        it must be, only after the fault and the key: a fault answers before
+        anything else, as a proxy in front of the API would.
+        """
+        chat = api.parse_chat(ex.request, ex.record.body)
+        fault, unknown = self._fault_for(ex.request, chat)
+        if unknown is not None:
+            return await self._refuse(ex, unknown)
         if fault is not None:
             ex.update(fault=fault)
-        if (status := http_status(fault)) is not None:
-            return await self._refuse(ex, api.fault(status, str(ex.record.model or "demo")))
+        if (refusal := self._fault_reply(api, fault, ex)) is not None:
+            return await self._refuse(ex, refusal)
         if (denied := api.check_auth(self.api_key, ex.request)) is not None:
             return await self._refuse(ex, denied)
-        chat = api.parse_chat(ex.request, ex.record.body)
         if isinstance(chat, Reply):
             return await self._refuse(ex, chat)
         # Some APIs name the model in the path or stream by default: record what was meant.
         ex.update(model=chat.model, stream=chat.stream)
         if chat.model not in MODELS:
             return await self._refuse(ex, api.unknown_model(chat.model))
-        plan = self._plan(chat)
+        plan = self._plan(chat, fault)
         # Read the pace once per request, as documented.
         ttft = max(0.0, float(self.ttft))
         pace = pacing.Pace(float(self.tokens_per_second), ttft, asyncio.get_running_loop().time())
@@ -355,11 +378,68 @@ class DemoServer:
             ex, pacing.stream(answer) if chat.stream else pacing.complete(answer)
         )
 
-    def _plan(self, chat: ChatRequest) -> Plan:
+    def _plan(self, chat: ChatRequest, fault: str | None) -> Plan:
         """Decide the whole answer, using up the next scripted one if any."""
         with self._queue_lock:
             scripted = self._scripts.popleft() if self._scripts else None
-        return make_plan(chat, scripted, seed=self.seed, rng=self._rng)
+        return make_plan(chat, scripted, seed=self.seed, rng=self._rng, fault=fault)
+
+    def _fault_for(
+        self, request: Request, chat: ChatRequest | Reply
+    ) -> tuple[str | None, Reply | None]:
+        """The fault this request gets, or the 400 for a misspelt one it asked for.
+
+        The request's own (the X-Demo-Fault header, else a prompt starting
+        `/fault NAME`) wins and leaves the queue for the next request;
+        otherwise the next queued fault, if any, is used up.
+        """
+        asked, where = request.headers.get(FAULT_HEADER), "the X-Demo-Fault header"
+        if asked is None and isinstance(chat, ChatRequest):
+            asked, where = fault_in_prompt(last_user_text(chat.messages))[0], "/fault in the prompt"
+        if asked is not None:
+            asked = asked.strip()
+            try:
+                check_fault(asked)
+            except ValueError as exc:
+                text = f"demo server: {exc} (asked for by {where})\n"
+                return None, Reply(400, text.encode(), "text/plain; charset=utf-8", label="fault?")
+            return asked, None
+        with self._queue_lock:
+            return (self._faults.popleft() if self._faults else None), None
+
+    def _fault_reply(self, api: Api, fault: str | None, ex: Exchange) -> Reply | None:
+        """The refusal a fault answers with before any answer, if it is one of those.
+
+        `http:<status>` is the API's own refusal (`-date`: with a Retry-After
+        that is an HTTP date); a redirect is what the proxy in front sends:
+        nginx's page and a Location naming the same path and query elsewhere
+        (another port on this address, or another host name for this port).
+        """
+        status = http_status(fault)
+        if fault is not None and status is not None:
+            reply = api.fault(status, str(ex.record.model or "demo"))
+            if fault.endswith(DATED):
+                when = formatdate(time.time() + RETRY_AFTER_DATE, usegmt=True)
+                kept = tuple((k, v) for k, v in reply.headers if k.lower() != "retry-after")
+                reply = dataclasses.replace(reply, headers=(*kept, ("Retry-After", when)))
+            return reply
+        if fault not in REDIRECTS:
+            return None
+        status = REDIRECTS[fault]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if fault == "redirect":
+            other = self.port + 1 if self.port < 65535 else self.port - 1
+            location = f"http://{host}:{other}{ex.request.target}"
+        else:
+            location = f"http://localhost:{self.port}{ex.request.target}"
+        title = f"{status} {REASONS[status]}"
+        page = (
+            f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        )
+        headers = (("Location", location),)
+        return Reply(status, page.encode(), "text/html", headers, label=f"→ {location}")
 
     async def _watching(self, ex: Exchange, work: Coroutine[Any, Any, str]) -> str:
         """Run `work` while watching the socket for EOF; cancel it at once on disconnect.
