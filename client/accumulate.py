@@ -38,21 +38,45 @@ class Parts:
     a read folds them into one piece, so the next read joins only what came
     since. A reader that reads after every delta is quadratic again: read
     at frame rate, not per delta.
+
+    Nobody may read for a long while (`ask --no-log` reads at the end), and
+    a string costs ~50 bytes besides its text: an answer of one-character
+    deltas would take fifty times its size. So every `FOLD` pieces added
+    since the last fold are joined into one, when they are short (longer
+    ones cost little more than their text, and joining them would only
+    hold the text twice for a moment); each character is copied once by a
+    fold, and the text stays linear in time and close to its size.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_folded", "_parts", "_tail")
+
+    FOLD = 256
+    SHORT = 1024
+    """Characters a piece averages, at most, for its group to be joined."""
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._folded = 0  # pieces at the front that are done folding
+        self._tail = 0  # characters in the pieces after them
 
     def add(self, piece: str) -> None:
         if piece:
-            self._parts.append(piece)
+            parts = self._parts
+            parts.append(piece)
+            self._tail += len(piece)
+            if len(parts) - self._folded >= self.FOLD:
+                if self._tail <= self.FOLD * self.SHORT:
+                    parts[self._folded :] = ["".join(parts[self._folded :])]
+                    self._folded += 1
+                else:
+                    self._folded = len(parts)
+                self._tail = 0
 
     def value(self) -> str:
         parts = self._parts
         if len(parts) > 1:
             parts[:] = ["".join(parts)]
+            self._folded, self._tail = 1, 0
         return parts[0] if parts else ""
 
 

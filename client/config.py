@@ -121,6 +121,7 @@ _TOP_KEYS = (
     "retries",
     "providers",
     "timeouts",
+    "limits",
     "prices",
 )
 MAX_RETRIES = 10
@@ -136,6 +137,7 @@ _SECTION_KEYS = (
     "thinking",
 )
 _TIMEOUT_KEYS = ("connect", "read")
+_LIMIT_KEYS = ("event_mb", "answer_mb")
 _RENAMED = {"kind": "wire"}
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -150,6 +152,22 @@ class Timeouts:
 
     connect: float = 10.0
     read: float = 120.0
+
+
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bytes one answer may take, so that no server can take the memory: a
+    line that never ends, or an answer that never does, is stopped with the
+    part that arrived kept. Far beyond real answers (a long one is ~100 KB).
+    `[limits] event_mb = 8, answer_mb = 32` in the config file."""
+
+    event_bytes: int = 8 * MB
+    """One SSE event or NDJSON line (or a whole unstreamed reply)."""
+    answer_bytes: int = 32 * MB
+    """Text, reasoning and tool arguments of one answer, together."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +229,8 @@ class Settings:
     retries: int = 2
     """How many times a request refused before any answer (429, 5xx, no
     connection) is sent again (`retries = N` in the file; 0: never)."""
+    limits: Limits = field(default_factory=Limits)
+    """How large one event and one answer may grow (`[limits]` in the file)."""
     thinking: Thinking | None = None
     """Ask for reasoning (`--thinking [BUDGET]`, `thinking = true | BUDGET` in a
     provider's section)."""
@@ -300,6 +320,7 @@ def resolve(
         timeouts=_timeouts(top),
         expected_tokens=_expected_tokens(top),
         retries=_retries(top),
+        limits=_limits(top),
         prices=_prices(top),
         notice=notice,
         warnings=_warnings(top),
@@ -586,6 +607,14 @@ def _timeouts(top: _Table) -> Timeouts:
     )
 
 
+def _limits(top: _Table) -> Limits:
+    table = top.table("limits")
+    return Limits(
+        event_bytes=table.megabytes("event_mb", Limits.event_bytes),
+        answer_bytes=table.megabytes("answer_mb", Limits.answer_bytes),
+    )
+
+
 def _expected_tokens(top: _Table) -> int | None:
     value = top.get("expected_tokens", int)
     if value is not None and value < 1:
@@ -627,7 +656,11 @@ def _prices(top: _Table) -> Mapping[str, Price]:
 
 
 def _warnings(top: _Table) -> tuple[str, ...]:
-    found = [*top.unknown(_TOP_KEYS), *top.table("timeouts").unknown(_TIMEOUT_KEYS)]
+    found = [
+        *top.unknown(_TOP_KEYS),
+        *top.table("timeouts").unknown(_TIMEOUT_KEYS),
+        *top.table("limits").unknown(_LIMIT_KEYS),
+    ]
     prices = top.table("prices")
     for model in prices.data:
         found += prices.table(model, f'[prices."{model}"]').unknown(_PRICE_KEYS)
@@ -687,6 +720,18 @@ class _Table:
                 fix=f"edit {self.path}",
             )
         return float(value)
+
+    def megabytes(self, key: str, default: int) -> int:
+        """A size given in MB (fractions allowed: 0.5 is 512 KB), in bytes."""
+        value = self.get(key, (int, float))
+        if value is None:
+            return default
+        if not math.isfinite(value) or value <= 0 or value * MB >= 2**53:
+            raise ConfigError(
+                f"{key} in {self.where} must be a size in MB more than 0, not {value!r}",
+                fix=f"edit {self.path} (e.g. {key} = {default // MB})",
+            )
+        return max(1, int(value * MB))
 
     def unknown(self, known: Iterable[str], renamed: Mapping[str, str] | None = None) -> list[str]:
         """A warning for each key nobody reads, with the likely intended key."""

@@ -43,6 +43,7 @@ ErrorKind = Literal[
     "connect",  # could not reach the server
     "timeout",  # connect or idle-read timeout
     "protocol",  # the reply is not what the wire format says
+    "limit",  # an event or the answer grew past its configured size; what arrived is kept
     "provider",  # an error the provider reported with a 200 status
     "internal",  # a bug on our side stopped the stream
 ]
@@ -278,6 +279,25 @@ def mask(secret: str) -> str:
     if len(secret) < 12:
         return "…"
     return f"{secret[:3]}…{secret[-4:]}"
+
+
+def too_large(what: Literal["event", "reply", "answer"], limit: int) -> ApiError:
+    """A stream stopped at a size limit (`config.Limits`): a server sending
+    without end must not take the memory. The part that arrived is kept; the
+    fix names the key that raises the limit, for a server that is right."""
+    size = f"{limit / (1 << 20):g} MB"
+    if what == "answer":
+        return ApiError(
+            f"the answer was stopped at {size} (text, reasoning and tool arguments together)",
+            kind="limit",
+            fix="to allow longer answers, raise answer_mb in the [limits] table of the config file",
+        )
+    said = "one event in the stream" if what == "event" else "the reply"
+    return ApiError(
+        f"the server sent {said} over {size}, the limit for a single event",
+        kind="limit",
+        fix="if the server is right to, raise event_mb in the [limits] table of the config file",
+    )
 
 
 # -- mapping lower layers --------------------------------------------------------

@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from .accumulate import Accumulator
-from .config import Endpoint, Timeouts
+from .config import Endpoint, Limits, Timeouts
 from .errors import (
     ApiError,
     Redactor,
@@ -51,6 +51,7 @@ from .errors import (
     bad_encoding,
     redirected,
     status_error,
+    too_large,
     transport_error,
     try_json,
     unexpected_body,
@@ -60,13 +61,14 @@ from .events import (
     Finished,
     Message,
     ReasoningDelta,
+    Replay,
     Retrying,
     Started,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
 )
-from .framing import Frame, frames
+from .framing import Frame, frames, read_bounded
 from .http2 import StreamHandle, find_stream, prior_knowledge, without_h2
 from .lifecycle import State
 from .meter import Expectation, Meter, Metrics, expectation
@@ -113,9 +115,12 @@ class ChatClient:
         timeouts: Timeouts | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retries: int = 2,
+        limits: Limits | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
+        self.limits = limits or Limits()
+        """How large one event and one answer may grow before the stream is stopped."""
         self.retries = max(0, retries)
         """How many times a refused or unconnected request goes out again (0: never)."""
         self.wire: WireFormat = wire_format(endpoint.wire)
@@ -169,7 +174,9 @@ class ChatClient:
                 response = await self._http.send(request, stream=True)
                 try:
                     refuse_unreadable(response, self.endpoint)
-                    body = await response.aread()
+                    body, more = await read_bounded(response, self.limits.event_bytes)
+                    if more and response.status_code < 400:  # an error is quoted from its start
+                        raise too_large("reply", self.limits.event_bytes)
                 except httpx.DecodingError as exc:
                     raise decoding_error(exc, response) from None
                 finally:
@@ -222,6 +229,7 @@ class AnswerStream:
         self.started: Started | None = None
         """Status and headers (rate limits, request ids), once they are in."""
         self._accumulator = Accumulator(model=request.model)
+        self._budget = _Budget(client.limits.answer_bytes)
         self._meter = Meter(expected, streaming=request.stream)
         self._cleanup = _Cleanup(client.secrets)
         self._entered = False
@@ -295,6 +303,7 @@ class AnswerStream:
                     return
                 self._meter.add(raw)
                 for event in self._cleanup(raw):
+                    self._budget.spend(event)
                     self._accumulator.add(event)
                     if isinstance(event, Finished):
                         # Complete from here on: a stop while the connection
@@ -406,7 +415,7 @@ class AnswerStream:
         self.started = Started(response.status_code, headers)
         refuse_unreadable(response, client.endpoint)
         if response.status_code >= 400:
-            body = await response.aread()
+            body, _ = await read_bounded(response, client.limits.event_bytes)
             if not adapted and client.wire.adapt(response.status_code, try_json(body)):
                 raise _Adapted
             raise client._status_error(response, body)
@@ -447,7 +456,7 @@ class AnswerStream:
         wanted = _CONTENT_TYPES[self._client.wire.framing]
         if any(w in content_type.partition(";")[0].lower() for w in wanted):
             return
-        body = await response.aread()
+        body, _ = await read_bounded(response, self._client.limits.event_bytes)
         parsed = try_json(body)
         said = self._client.wire.error_message(parsed) if parsed is not None else None
         if said:
@@ -464,7 +473,9 @@ class AnswerStream:
     async def _read(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
         wire = self._client.wire
         if not self.request.stream:
-            body = await response.aread()
+            body, more = await read_bounded(response, self._client.limits.event_bytes)
+            if more:
+                raise too_large("reply", self._client.limits.event_bytes)
             parsed = self._client._json(response, body)
             try:
                 events = wire.parse_response(parsed, self.request)
@@ -477,7 +488,7 @@ class AnswerStream:
             return
         parser = wire.parser(self.request)
         received = 0
-        stream = frames(response, wire.framing)
+        stream = frames(response, wire.framing, limit=self._client.limits.event_bytes)
         if self._h2 is not None:
             stream = self._interruptible(stream)
         try:
@@ -665,6 +676,40 @@ class AnswerStream:
         events, self._events = self._events, None
         if events is not None:
             await events.aclose()
+
+
+class _Budget:
+    """The bytes of one answer (text, reasoning, tool arguments, what must be
+    sent back), counted as they arrive: an answer that never ends is stopped
+    at the limit, before the delta that would pass it, so what is kept stays
+    under the limit however fast a server sends."""
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta | ReasoningDelta):
+            size = _size(event.text)
+        elif isinstance(event, ToolCallDelta):
+            size = _size(event.arguments) + _size(event.name or "") + _size(event.id or "")
+        elif isinstance(event, Replay):
+            # A thinking block's text is counted as reasoning already.
+            size = sum(
+                _size(v) for k, v in event.data.items() if isinstance(v, str) and k != "thinking"
+            )
+        else:
+            return
+        if self.spent + size > self.limit:
+            raise too_large("answer", self.limit)
+        self.spent += size
+
+
+def _size(text: str) -> int:
+    """UTF-8 bytes, without encoding the common all-ASCII case."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class _Interrupted(Exception):

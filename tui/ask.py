@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import signal
@@ -28,6 +27,7 @@ from tokentide.client.stream import ChatClient
 from .demo import demo_endpoint
 from .exit_codes import ExitCode
 from .format import count, stats_line
+from .json_pieces import pieces
 from .recorder import Recording
 from .report import print_traceback
 from .safe_text import SafeStream, terminal_json, terminal_safe
@@ -91,7 +91,12 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
             "on_done": recording.done,
         }
         history_tokens = recording.expected_tokens()
-    client = ChatClient(settings.endpoint, timeouts=settings.timeouts, retries=settings.retries)
+    client = ChatClient(
+        settings.endpoint,
+        timeouts=settings.timeouts,
+        retries=settings.retries,
+        limits=settings.limits,
+    )
     async with client:
         turn = Turn(
             client,
@@ -119,8 +124,9 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     if options.json:
         body = answer_json(message, metrics, structured=structured)
         invalid = body.get("output_error")
-        dumped = json.dumps(body, ensure_ascii=False)
-        out.write((terminal_json(dumped) if out.tty else dumped) + "\n")
+        for piece in pieces(body):  # never the whole answer escaped at once (json_pieces)
+            out.write(terminal_json(piece) if out.tty else piece)
+        out.write("\n")
     if out.write_error:
         out.note(f"error: cannot write the answer: {out.write_error}")
         return ExitCode.ERROR

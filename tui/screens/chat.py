@@ -122,6 +122,7 @@ class ChatScreen(Screen):
                 self.settings.endpoint,
                 timeouts=self.settings.timeouts,
                 retries=self.settings.retries,
+                limits=self.settings.limits,
             )
         return self._client
 
