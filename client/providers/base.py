@@ -176,13 +176,15 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-MAX_COUNT = 2**53
-"""Far beyond any real token count, and small enough for every store and sum."""
+MAX_COUNT = 10**9
+"""Far beyond any real token count (a million-token context is 10**6): a
+larger one is a server's garbage, and the count is estimated instead."""
 
 
 def count(value: Any) -> int | None:
-    """A token count, or None for anything that is not a non-negative integer
-    (JSON as Python reads it also has NaN, Infinity and integers of any size)."""
+    """A token count, or None for anything that is not an integer from 0 to
+    `MAX_COUNT` (JSON as Python reads it also has NaN, Infinity and integers
+    of any size); None makes the meter estimate the count and say so."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
