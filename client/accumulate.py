@@ -7,7 +7,8 @@ must keep up with the socket. A UI that shows
 `{"city": "Par` as it grows asks `arguments_so_far()` when it redraws (jiter's
 `trailing-strings` partial mode); at the end we parse strictly, and
 fall back to a lenient parse (raw control characters inside strings, which
-llama-cpp-python's grammar admits) before giving up and keeping the raw text.
+llama-cpp-python's grammar admits) before giving up: the call then has no
+arguments, its raw text and why it is not JSON.
 A finish reason of "tool_calls" is never trusted over the parse.
 """
 
@@ -142,12 +143,25 @@ class Accumulator:
             self._arguments[call.index].add(event.arguments)
 
     def finish_tool_calls(self) -> None:
-        """Parse every tool call's arguments strictly; called once the stream is over."""
-        for call in self.message.tool_calls:
+        """Parse every tool call's arguments strictly; called once the stream is over.
+
+        A call that never got a name is no call: nothing could run it, and
+        shown it reads `None()`. It is a server's stray fragment (an
+        argument piece with no call opened before it), dropped with a warning.
+        """
+        message = self.message
+        for call in message.tool_calls:
             if call.complete:
                 continue
             call.complete = True
             call.arguments, call.parse_error = parse_final(call.arguments_raw)
+        nameless = [call for call in message.tool_calls if not call.name]
+        for call in nameless:
+            message.tool_calls.remove(call)
+            message.warnings.append(
+                "dropped a tool-call fragment the server never named "
+                f"({len(call.arguments_raw)} characters of arguments)"
+            )
 
 
 def arguments_so_far(call: ToolCall) -> object:
@@ -166,7 +180,11 @@ def parse_partial(raw: str) -> object:
 
 
 def parse_final(raw: str) -> tuple[object, str | None]:
-    """Strict parse of complete arguments: (value, None) or (best effort, error)."""
+    """Strict parse of complete arguments: (value, None), or (None, why not).
+
+    Text that does not parse has no value: `{"city": "Par` is not the call
+    `{"city": "Par"}`, and showing the guess as the arguments would pass a
+    broken call off as a whole one. The raw text is kept by the caller."""
     if not raw.strip():
         return {}, None
     try:
@@ -176,7 +194,7 @@ def parse_final(raw: str) -> tuple[object, str | None]:
     try:
         return json.loads(raw, strict=False), None
     except (ValueError, RecursionError):  # nested deeper than Python's stack goes
-        return parse_partial(raw), f"arguments are not valid JSON: {error}"
+        return None, f"arguments are not valid JSON: {error}"
 
 
 def merge_usage(old: Usage | None, new: Usage) -> Usage:

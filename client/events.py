@@ -130,8 +130,8 @@ class ToolCall:
 
     `arguments_raw` is always the exact text received. `arguments` is its
     parsed JSON value once the call is complete (`accumulate.arguments_so_far`
-    gives a partial parse before that); a best-effort partial value with
-    `parse_error` set when the text is not valid JSON.
+    gives a partial parse before that); None, with `parse_error` saying why,
+    when the text is not valid JSON (a guess would pass for the real thing).
     """
 
     index: int
@@ -174,3 +174,6 @@ class Message:
     """The provider's own word for `finish_reason`."""
     replay: list[Replay] = field(default_factory=list)
     """What the provider needs back to continue (see `Replay`)."""
+    warnings: list[str] = field(default_factory=list)
+    """One line each: what was left out of the answer and why (a tool-call
+    fragment the server never named), for the UI to say once."""

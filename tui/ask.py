@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from tokentide.client.accumulate import parse_final
 from tokentide.client.config import Settings
-from tokentide.client.events import Message, ReasoningDelta, Retrying, StreamEvent, TextDelta
+from tokentide.client.events import (
+    Message,
+    ReasoningDelta,
+    Retrying,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+)
 from tokentide.client.meter import Metrics
 from tokentide.client.stream import ChatClient
 
@@ -132,9 +139,11 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         return ExitCode.ERROR
     if out.closed:
         return ExitCode.BROKEN_PIPE
+    for warning in message.warnings:
+        out.note(warning)
     if not options.json:
         for call in message.tool_calls:
-            out.note(terminal_safe(f"tool call: {call.name}({call.arguments_raw})"))
+            out.note(terminal_safe(tool_call_line(call)))
     code = ExitCode.OK
     if outcome is Outcome.STOPPED:
         out.note(f"cancelled after {count(metrics.tokens_received)}, ~{metrics.saved or 0} saved")
@@ -165,6 +174,13 @@ def _recording(settings: Settings, options: AskOptions, out: _Output) -> Recordi
         out.note(f"history not saved: {exc}")
         return None
     return Recording(store, None, settings, options.params, warn=lambda line: out.note(line))
+
+
+def tool_call_line(call: ToolCall) -> str:
+    """`tool call: f({"a": 1})`; arguments that are not JSON are shown raw,
+    and the line says so: they are not a call anything could run as is."""
+    line = f"tool call: {call.name}({call.arguments_raw})"
+    return f"{line} — {call.parse_error} (raw text shown)" if call.parse_error else line
 
 
 def answer_json(message: Message, metrics: Metrics, *, structured: bool = False) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class LiveJson:
 
     def finish(self, *, complete: bool) -> tuple[Any, str | None]:
         """Stop drawing; print the final value. Returns (value, error): the
-        strict parse, or (best effort, why it is not valid JSON)."""
+        strict parse, or (None, why it is not valid JSON)."""
         if self._due is not None:
             self._due.cancel()
             self._due = None

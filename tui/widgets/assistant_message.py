@@ -61,6 +61,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
         & > .footer { color: $text-muted; padding: 0 1; }
         & > .footer.-stopped { color: $warning; }
         & > .footer.-failed { color: $error; }
+        & > .warning { color: $warning; padding: 0 1; }
     }
     """
 
@@ -140,6 +141,9 @@ class AssistantMessage(LaidOutOnce, Vertical):
         self.json_view.show(text, final=final)
 
     def show_tool_calls(self, calls: list[ToolCall]) -> None:
+        kept = {call.index for call in calls}
+        for index in [i for i in self._tool_views if i not in kept]:
+            self._tool_views.pop(index).remove()  # a fragment never named: dropped at the end
         for call in calls:
             view = self._tool_views.get(call.index)
             if view is None:
@@ -185,8 +189,10 @@ class AssistantMessage(LaidOutOnce, Vertical):
             self.show_reasoning(message.reasoning)
             thinking = self.query_one("#thinking", Collapsible)
             thinking.title = f"thinking ({len(message.reasoning.split())} words)"
-        if message.tool_calls:
+        if message.tool_calls or self._tool_views:
             self.show_tool_calls(message.tool_calls)
+        for warning in message.warnings:
+            self.mount(Static(warning, classes="warning", markup=False), before=self.footer)
         if self.structured and (message.text or not message.tool_calls):
             self.show_structured(message.text, final=not message.cancelled and not message.error)
         if message.error and not (message.text or message.reasoning or message.tool_calls):

@@ -14,7 +14,8 @@ from ..safe_text import safe_text, terminal_json
 
 
 class ToolCallView(Static):
-    """`⚙ name` and the arguments as they parse, pretty-printed."""
+    """`⚙ name` and the arguments as they parse, pretty-printed; at the end,
+    arguments that are not valid JSON are shown as sent, with why."""
 
     DEFAULT_CSS = """
     ToolCallView {
@@ -23,6 +24,7 @@ class ToolCallView(Static):
         margin: 0 0 1 0;
         color: $text-muted;
     }
+    ToolCallView.-invalid { border-left: outer $error; }
     """
 
     def show(self, call: ToolCall) -> None:
@@ -40,4 +42,6 @@ class ToolCallView(Static):
         if call.parse_error:
             text.append("\n")
             text.append_text(safe_text(call.parse_error, style="italic"))
+        # Arguments that are not JSON are shown raw (they have no value) and marked.
+        self.set_class(call.parse_error is not None, "-invalid")
         self.update(text)
