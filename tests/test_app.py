@@ -176,6 +176,23 @@ async def test_error_shows_inline_and_the_app_keeps_working(server):
         assert str(app.screen.status.render()).startswith("session: 1 answer · ")
 
 
+async def test_a_prompt_typed_after_an_error_replaces_the_one_put_back(server):
+    """The failed prompt comes back selected: Enter or Ctrl+R sends it again,
+    and typing at once starts a new prompt instead of extending the old one
+    (which sent "will failnew" before)."""
+    app = make_app(server, retries=0)
+    async with app.run_test(size=SIZE) as pilot:
+        server.inject("http:500")
+        await send(pilot, "will fail")
+        await wait_idle(pilot)
+        composer = app.screen.query_one(Composer)
+        assert composer.text == "will fail" and composer.selected_text == "will fail"
+        assert app.focused is composer
+        await pilot.press("n", "e", "w", "enter")
+        await wait_idle(pilot)
+        assert server.requests[-1].body["messages"][-1] == {"role": "user", "content": "new"}
+
+
 @pytest.mark.parametrize(
     ("fault", "words"),
     [

@@ -324,8 +324,10 @@ class ChatScreen(Screen):
         if outcome is Outcome.FAILED and message.error:
             self.conversation.mount(ErrorBlock(message.error))
             if not self.composer.text.strip():
+                # Back for Enter or Ctrl+R, and selected: a prompt typed right
+                # away replaces it instead of being glued on to its end.
                 self.composer.load_text(prompt)
-                self.composer.move_cursor(self.composer.document.end)
+                self.composer.select_all()
         elif outcome is Outcome.STOPPED:
             self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
         self.totals.add(message, metrics)
