@@ -43,6 +43,7 @@ ErrorKind = Literal[
     "connect",  # could not reach the server
     "timeout",  # connect or idle-read timeout
     "protocol",  # the reply is not what the wire format says
+    "cut_off",  # the stream ended before the answer did; what arrived is kept
     "limit",  # an event or the answer grew past its configured size; what arrived is kept
     "provider",  # an error the provider reported with a 200 status
     "internal",  # a bug on our side stopped the stream
@@ -281,6 +282,17 @@ def mask(secret: str) -> str:
     return f"{secret[:3]}…{secret[-4:]}"
 
 
+def cut_off(how: str) -> ApiError:
+    """The stream ended before the answer did (`how`: "with [DONE] but no
+    finish reason"). Not a stop the user chose, and not a refusal: the
+    partial answer is kept and marked interrupted."""
+    return ApiError(
+        f"the answer was cut off: the stream ended {how}",
+        kind="cut_off",
+        fix="the server or a proxy ended it early; what arrived is kept, send again for all of it",
+    )
+
+
 def too_large(what: Literal["event", "reply", "answer"], limit: int) -> ApiError:
     """A stream stopped at a size limit (`config.Limits`): a server sending
     without end must not take the memory. The part that arrived is kept; the
@@ -303,8 +315,13 @@ def too_large(what: Literal["event", "reply", "answer"], limit: int) -> ApiError
 # -- mapping lower layers --------------------------------------------------------
 
 
-def transport_error(exc: httpx.HTTPError, endpoint: _Target, timeouts: _Timeouts) -> ApiError:
-    """A connect, timeout or broken-connection failure as one line with the fix."""
+def transport_error(
+    exc: httpx.HTTPError, endpoint: _Target, timeouts: _Timeouts, *, streaming: bool = False
+) -> ApiError:
+    """A connect, timeout or broken-connection failure as one line with the fix.
+
+    `streaming`: the answer had begun, so a connection that broke cut it off.
+    """
     import httpx
 
     reason = _reason(exc)
@@ -330,8 +347,10 @@ def transport_error(exc: httpx.HTTPError, endpoint: _Target, timeouts: _Timeouts
     if isinstance(exc, httpx.TimeoutException):
         return ApiError(f"request timed out ({reason})", kind="timeout")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        if streaming:
+            return cut_off(f"when the connection broke ({reason})")
         return ApiError(
-            f"the connection broke mid-answer ({reason})",
+            f"the connection broke before the answer began ({reason})",
             kind="protocol",
             fix="the server or a proxy closed it; retry",
         )

@@ -169,6 +169,9 @@ class Message:
     usage: Usage | None = None
     model: str | None = None
     cancelled: bool = False
+    interrupted: bool = False
+    """Cut off: the stream ended before the answer did (not a stop the user
+    chose; `error` says how)."""
     error: str | None = None
     native_finish_reason: str | None = None
     """The provider's own word for `finish_reason`."""

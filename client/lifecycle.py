@@ -16,7 +16,10 @@ class State(enum.Enum):
     FINISHED = "finished"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    CUT_OFF = "cut_off"
+    """The stream ended before the answer did (no finish reason, no end
+    marker, a connection that broke mid-answer): what arrived is kept."""
 
     @property
     def ended(self) -> bool:
-        return self in (State.FINISHED, State.CANCELLED, State.FAILED)
+        return self in (State.FINISHED, State.CANCELLED, State.FAILED, State.CUT_OFF)

@@ -91,6 +91,9 @@ MAX_RETRY_AFTER = 60.0
 _EXHAUSTED = ("quota", "billing", "spend limit", "spend_limit", "credit")
 """Words of a 429 that will not pass by waiting: the account is out of money."""
 
+FINISH_GRACE = 2.0
+"""Seconds to wait for usage and the end marker after the finish reason."""
+
 DRAIN_SECONDS = 0.1
 """How long a server may keep talking after the end marker before we hang up."""
 
@@ -244,6 +247,7 @@ class AnswerStream:
         self._h2: StreamHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pausing = False  # waiting to send again (see `_pause`)
+        self._frames = 0  # frames of the answer received so far
         self._waiting: asyncio.Task[Any] | None = None
         self._interrupting: int | None = None  # the task's cancel count before ours
         self._flushing: asyncio.Task[None] | None = None
@@ -316,7 +320,9 @@ class AnswerStream:
             self._fail_or_stop(decoding_error(exc, self._response), exc)
         except httpx.HTTPError as exc:
             client = self._client
-            self._fail_or_stop(transport_error(exc, client.endpoint, client.timeouts), exc)
+            began = self._frames > 0  # a break before any event is a failure, not a cut
+            error = transport_error(exc, client.endpoint, client.timeouts, streaming=began)
+            self._fail_or_stop(error, exc)
         except ApiError as exc:
             self._fail_or_stop(exc, exc.origin or exc)
         except Exception as exc:
@@ -372,7 +378,7 @@ class AnswerStream:
         if self._abort_requested:
             self._settle(State.CANCELLED)
             return
-        self._settle(State.FAILED, error)
+        self._settle(State.CUT_OFF if error.kind == "cut_off" else State.FAILED, error)
         assert self.error is not None
         self.error.origin = origin
         raise self.error from None
@@ -487,18 +493,21 @@ class AnswerStream:
                 yield event
             return
         parser = wire.parser(self.request)
-        received = 0
         stream = frames(response, wire.framing, limit=self._client.limits.event_bytes)
         if self._h2 is not None:
             stream = self._interruptible(stream)
         try:
-            async for frame in stream:
-                received += 1
+            while not parser.done:
+                try:
+                    frame = await self._next_frame(stream, parser)
+                except StopAsyncIteration:
+                    break
+                except _Lingered:
+                    break  # the answer is complete; its end marker never came
+                self._frames += 1
                 for event in self._translate(parser, frame):
                     yield event
-                if parser.done:
-                    break
-            if not received:
+            if not self._frames:
                 raise ApiError(
                     "the server answered 200 but sent no events at all",
                     kind="protocol",
@@ -511,6 +520,21 @@ class AnswerStream:
                 await _drain(stream)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+
+    async def _next_frame(self, stream: AsyncIterator[Frame], parser: EventParser) -> Frame:
+        """The next frame; once the server has said why the answer ended, only
+        usage and the end marker may follow, and they get `FINISH_GRACE`
+        seconds, not the read timeout: the answer is complete already."""
+        if not parser.stopped:
+            return await anext(stream)
+        deadline = asyncio.timeout(FINISH_GRACE)
+        try:
+            async with deadline:
+                return await anext(stream)
+        except TimeoutError:
+            if deadline.expired():
+                raise _Lingered from None
+            raise
 
     def _translate(self, parser: EventParser, frame: Frame) -> list[StreamEvent]:
         name, data = frame
@@ -538,6 +562,7 @@ class AnswerStream:
             self._accumulator.add(event)
         message = self._accumulator.message
         message.cancelled = state is State.CANCELLED
+        message.interrupted = state is State.CUT_OFF
         if error is not None:
             self.error = error.scrubbed(self._client.secrets)
             message.error = str(self.error)
@@ -710,6 +735,10 @@ class _Budget:
 def _size(text: str) -> int:
     """UTF-8 bytes, without encoding the common all-ASCII case."""
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+class _Lingered(Exception):
+    """The finish reason came, then nothing for `FINISH_GRACE` seconds."""
 
 
 class _Interrupted(Exception):

@@ -35,6 +35,12 @@ class Canned:
     of equal ones: no parser may rely on where a read happens to end."""
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    hold: bool = False
+    """Keep the connection open after the body, without ending it, until the
+    client hangs up: a server that never sends its end marker."""
+    close_early: bool = False
+    """Close the connection after the body without its last chunk: the
+    connection broke mid-answer."""
 
 
 @dataclass
@@ -117,6 +123,11 @@ class ReplayServer:
                 await writer.drain()
                 if canned.delay:
                     await asyncio.sleep(canned.delay)
+            if canned.hold:
+                await reader.read()  # until the client closes the connection
+                return
+            if canned.close_early:
+                return
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

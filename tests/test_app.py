@@ -197,7 +197,6 @@ async def test_a_prompt_typed_after_an_error_replaces_the_one_put_back(server):
     ("fault", "words"),
     [
         ("midstream_error", "mid-stream"),
-        ("truncate", "ended before the answer finished"),
         ("empty_200", "no events at all"),
     ],
 )
@@ -215,6 +214,33 @@ async def test_broken_streams_keep_the_partial_answer(server, fault, words):
         else:
             assert view.markdown.source  # what arrived is still on screen
             assert view.footer.has_class("-failed")
+
+
+@pytest.mark.parametrize(
+    ("fault", "how"), [("truncate", "with no finish reason"), ("done_no_finish", "with [DONE]")]
+)
+async def test_a_cut_off_answer_is_kept_said_so_and_sent_back(server, fault, how):
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.inject(fault)
+        await send(pilot, "tell me about rust")
+        await wait_idle(pilot)
+        assert not app.screen.query(ErrorBlock)  # the answer is there, only short
+        (turn,) = app.screen.turns
+        assert turn.outcome is Outcome.INTERRUPTED and turn.message.interrupted
+        assert how in turn.message.error
+        (view,) = answers(app)
+        partial = view.markdown.source
+        assert partial and partial == turn.message.text
+        assert "cut off" in str(view.footer.render()) and "saved" not in str(view.footer.render())
+        assert "1 cut off" in str(app.screen.status.render())
+        await send(pilot, "go on")
+        await wait_idle(pilot)
+        sent = server.requests[-1].body["messages"]
+        assert sent[:2] == [
+            {"role": "user", "content": "tell me about rust"},
+            {"role": "assistant", "content": partial},
+        ]
 
 
 async def test_connection_refused_error_block():

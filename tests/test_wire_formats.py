@@ -320,14 +320,15 @@ async def test_fixture_folds_into_the_expected_message(replay, case: Case, seed:
 @pytest.mark.parametrize("case", [c for c in CASES if c.finish is not None], ids=str)
 async def test_a_stream_cut_half_way_keeps_the_part_and_says_so(replay, case: Case):
     """The first half of the frames, then EOF: a server or proxy that hung up.
-    The part received is kept; the answer is failed, not finished."""
+    The part received is kept; the answer is cut off, not finished."""
     body = fixture(case.fixture)
     separator = re.compile(rb"\r?\n" if case.content_type == NDJSON else rb"\r?\n\r?\n")
     ends = [m.end() for m in separator.finditer(body)]
     replay.reply(Canned(body[: ends[max(0, len(ends) // 2 - 1)]], content_type=case.content_type))
     answer, _, error = await stream(endpoint(case.wire, base_for(case.wire, replay)))
-    assert answer.state is State.FAILED and error is not None
-    assert "ended before the answer finished" in str(error)
+    assert answer.state is State.CUT_OFF and error is not None and error.kind == "cut_off"
+    assert str(error).startswith("the answer was cut off: the stream ended with")
+    assert answer.message.interrupted
     assert case.text.startswith(answer.message.text)
     assert case.reasoning.startswith(answer.message.reasoning)
 

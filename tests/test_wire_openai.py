@@ -179,22 +179,23 @@ async def test_error_object_mid_stream_keeps_partial_text(replay):
     assert "\n" not in str(error)
 
 
-async def test_eof_without_done_or_finish_is_an_error(replay):
+async def test_eof_without_done_or_finish_is_cut_off(replay):
     body = fixture("openai_chat_text.sse")
     cut = body.split(b"\n\n")[:5]
     replay.reply(Canned(b"\n\n".join(cut) + b"\n\n"))
     answer, error = await run_failing(replay.base_url)
-    assert "ended before the answer finished" in str(error)
-    assert answer.message.text.startswith("Hello")
+    assert "the answer was cut off: the stream ended with no finish reason" in str(error)
+    assert answer.message.text.startswith("Hello") and answer.state is State.CUT_OFF
 
 
-async def test_done_without_finish_reason_is_kept_as_cut_off(replay):
+async def test_done_without_finish_reason_is_cut_off(replay):
+    """llama-cpp-python preempts a running answer with a bare [DONE]."""
     body = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
     replay.reply(Canned(body))
-    answer, events = await run(replay.base_url)
-    assert answer.message.text == "Hi"
-    assert events[-1] == Finished(None)
-    assert answer.message.finish_reason is None and answer.state is State.FINISHED
+    answer, error = await run_failing(replay.base_url)
+    assert answer.message.text == "Hi" and answer.message.interrupted
+    assert "with [DONE] but no finish reason" in str(error)
+    assert answer.message.finish_reason is None and answer.state is State.CUT_OFF
 
 
 async def test_empty_200_body_is_a_clear_error(replay):

@@ -148,7 +148,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
     if outcome is Outcome.STOPPED:
         out.note(f"cancelled after {count(metrics.tokens_received)}, ~{metrics.saved or 0} saved")
         code = ExitCode.CANCELLED
-    elif outcome is Outcome.FAILED:
+    elif outcome in (Outcome.FAILED, Outcome.INTERRUPTED):
         if options.debug and turn.error is not None:
             print_traceback(turn.error, settings.endpoint.secrets)
         out.note(f"error: {message.error}")
@@ -221,6 +221,7 @@ class _Output:
     def __init__(self, stdout: TextIO, stderr: TextIO, *, silent: bool, markdown: bool) -> None:
         self.stdout, self.stderr = stdout, stderr
         for stream in (stdout, stderr):
+        "interrupted": message.interrupted,
             # A locale that cannot encode the answer gets "?" for what it cannot show.
             with contextlib.suppress(AttributeError, ValueError):
                 stream.reconfigure(errors="replace")  # type: ignore[attr-defined]

@@ -153,6 +153,7 @@ def _exchange(prompt: MessageRow | None, answer: MessageRow | None) -> PastAnswe
         "finished": Outcome.FINISHED,
         "stopped": Outcome.STOPPED,
         "failed": Outcome.FAILED,
+        "interrupted": Outcome.INTERRUPTED,
     }.get(answer.outcome or "", Outcome.STOPPED)
     message = Message(
         "assistant",
@@ -162,7 +163,8 @@ def _exchange(prompt: MessageRow | None, answer: MessageRow | None) -> PastAnswe
         finish_reason=answer.finish_reason,
         model=answer.model,
         cancelled=answer.outcome == "stopped",
-        error=answer.error if answer.outcome == "failed" else None,
+        interrupted=answer.outcome == "interrupted",
+        error=answer.error if answer.outcome in ("failed", "interrupted") else None,
     )
     return PastAnswer(
         PastTurn(asked, message, outcome), _metrics(answer), answer.outcome == "interrupted"

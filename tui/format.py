@@ -36,10 +36,12 @@ def stopped(metrics: Metrics) -> str:
 def outcome(message: Message) -> str:
     if message.cancelled:
         return "stopped"
+    if message.interrupted:
+        return "cut off"
     if message.error:
         return "failed"
     if message.finish_reason is None:
-        return "cut off (no finish reason)"
+        return "no finish reason"
     return f"finished ({message.finish_reason})"
 
 

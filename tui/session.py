@@ -18,9 +18,13 @@ class SessionTotals:
     stopped: int = 0
     saved: int = 0
     failed: int = 0
+    cut_off: int = 0
 
     def add(self, message: Message, metrics: Metrics) -> None:
-        if message.error:
+        if message.interrupted:
+            self.answers += 1  # a partial answer, kept and sent back
+            self.cut_off += 1
+        elif message.error:
             self.failed += 1
         else:
             self.answers += 1
@@ -40,6 +44,8 @@ class SessionTotals:
         ]
         if self.stopped:
             parts.append(f"{self.stopped} stopped, ~{self.saved} tokens saved")
+        if self.cut_off:
+            parts.append(f"{self.cut_off} cut off")
         if self.failed:
             parts.append(f"{self.failed} failed")
         return "session: " + " · ".join(parts)

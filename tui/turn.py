@@ -12,7 +12,8 @@ answer is streamed, checkpointed and finalised in exactly one way:
 render). `checkpoint` gets the turn at most `CHECKPOINT_INTERVAL` apart while
 it streams, so a crash loses a fraction of a second of an answer, not all
 of it. `on_done(message, metrics, outcome)` is called exactly once, however
-the turn ends: finished, stopped (Esc, Ctrl-C, a closed pipe) or failed; a
+the turn ends: finished, stopped (Esc, Ctrl-C, a closed pipe), cut off or
+failed; a
 caller whose task may be cancelled before `run` starts calls `abandon()`
 when the task is done, which records that turn as stopped.
 
@@ -48,12 +49,17 @@ class Outcome(enum.Enum):
     """The user stopped it; what arrived is kept, the rest counts as saved."""
     FAILED = "failed"
     """A request or stream error; what arrived is kept, not sent back."""
+    INTERRUPTED = "interrupted"
+    """Cut off: the stream ended before the answer did (or the app closed
+    mid-answer). What arrived is kept and sent back, like a stopped answer;
+    no tokens count as saved: nobody chose to stop it."""
 
 
 _OUTCOMES = {
     State.FINISHED: Outcome.FINISHED,
     State.CANCELLED: Outcome.STOPPED,
     State.FAILED: Outcome.FAILED,
+    State.CUT_OFF: Outcome.INTERRUPTED,
 }
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import ApiError, cut_off
 from ..events import (
     Finished,
     ReasoningDelta,
@@ -200,11 +200,7 @@ class AnthropicParser:
         if self.done:
             return []
         if self._stop_reason is None:
-            raise ApiError(
-                "the stream ended before the answer finished (no message_stop)",
-                kind="protocol",
-                fix="the server or a proxy cut the connection; retry",
-            )
+            raise cut_off("with no stop reason and no message_stop")
         return [self._finished()]  # a stop reason came: finished, short of its last event
 
     def block_whole(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:

@@ -41,11 +41,17 @@ class EventParser(Protocol):
     an empty name) and returns unified events; it raises `ApiError` for an
     error reported inside the stream. `done` turns true
     when the protocol says the stream is over, so the reader stops even if
-    the server keeps the connection open. `end` is called at EOF and either
-    returns the closing events or raises when the stream was cut short.
+    the server keeps the connection open. `stopped` turns true when the
+    server has said why the answer ended: only usage and the end marker may
+    follow, and the reader waits for them briefly, not for a read timeout.
+    `end` is called at EOF and either returns the closing events or raises
+    `errors.cut_off` when the stream ended before the answer did.
     """
 
     done: bool
+
+    @property
+    def stopped(self) -> bool: ...
 
     def feed(self, event: str, data: str) -> list[StreamEvent]: ...
 

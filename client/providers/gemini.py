@@ -26,7 +26,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import ApiError
+from ..errors import ApiError, cut_off
 from ..events import (
     Finished,
     ReasoningDelta,
@@ -222,11 +222,7 @@ class GeminiParser:
     def end(self) -> list[StreamEvent]:
         native = self._native
         if native is None:
-            raise ApiError(
-                "the stream ended before the answer finished (no finishReason)",
-                kind="protocol",
-                fix="the server or a proxy cut the connection; retry",
-            )
+            raise cut_off("with no finishReason")
         if self._blocked:  # a promptFeedback block reason: SAFETY, OTHER, …
             return [Finished("content_filter", native)]
         reason = normalise_finish(native, FINISH)  # one added later is `other`

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import ApiError, cut_off
 from ..events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from ..request import ChatRequest
 from .base import (
@@ -150,13 +150,14 @@ class OllamaParser:
             events.append(self._finished)
         return events
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the done line came (it is the end marker too)."""
+        return self._finished is not None
+
     def end(self) -> list[StreamEvent]:
         if self._finished is None:
-            raise ApiError(
-                "the stream ended before the answer finished (no done line)",
-                kind="protocol",
-                fix="the server or a proxy cut the connection; retry",
-            )
+            raise cut_off("with no done line")
         return []
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import ApiError, cut_off
 from ..events import (
     Finished,
     Message,
@@ -198,12 +198,16 @@ class OpenAIChatParser:
             events.append(usage)
         return events
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the server said why the answer ended."""
+        return self.finish_reason is not None
+
     def end(self) -> list[StreamEvent]:
-        if not self.done and self.finish_reason is None:
-            raise ApiError(
-                "the stream ended before the answer finished (no finish reason, no [DONE])",
-                kind="protocol",
-                fix="the server or a proxy cut the connection; retry",
+        if self.finish_reason is None:
+            # llama-cpp-python ends a preempted answer with a bare [DONE].
+            raise cut_off(
+                "with [DONE] but no finish reason" if self.done else "with no finish reason"
             )
         return [finished(self.finish_reason)]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import ApiError, cut_off
 from ..events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from ..request import ChatRequest
 from .base import (
@@ -164,13 +164,14 @@ class ResponsesParser:
             raise failure({**payload, "type": None, **as_dict(error)})
         return []  # created, in_progress, content parts, annotations, built-in tools …
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the server said the answer ended (its closing event is that)."""
+        return self._finished
+
     def end(self) -> list[StreamEvent]:
         if not self._finished:
-            raise ApiError(
-                "the stream ended before the answer finished (no response.completed)",
-                kind="protocol",
-                fix="the server or a proxy cut the connection; retry",
-            )
+            raise cut_off("with no response.completed")
         return []
 
     def item_whole(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:

@@ -336,6 +336,8 @@ class ChatScreen(Screen):
     # -- following the stream ----------------------------------------------
 
     @on(Conversation.NewOutput)
+        elif outcome is Outcome.INTERRUPTED and message.error:
+            self.notify(message.error, title="Cut off", severity="warning", markup=False)
     def _show_hint(self) -> None:
         self.query_one(NewOutputHint).add_class("-shown")
 

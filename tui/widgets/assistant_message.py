@@ -158,7 +158,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
             self.display = False
             return
         self.finish(message, metrics)
-        if interrupted:
+        if interrupted and not message.error:  # a cut-off answer says so itself
             self.footer.update(
                 f"{one_line(message.model or '?')} · interrupted: the app closed mid-answer · "
                 f"{fmt.tokens(metrics)} received"
@@ -195,10 +195,13 @@ class AssistantMessage(LaidOutOnce, Vertical):
             self.mount(Static(warning, classes="warning", markup=False), before=self.footer)
         if self.structured and (message.text or not message.tool_calls):
             self.show_structured(message.text, final=not message.cancelled and not message.error)
-        if message.error and not (message.text or message.reasoning or message.tool_calls):
+        nothing = not (message.text or message.reasoning or message.tool_calls)
+        if message.error and not message.interrupted and nothing:
             self.display = False  # nothing arrived: the error block says it all
             return
         self.footer.update(one_line(fmt.summary(message, metrics)))  # the server names the model
         self.footer.tooltip = fmt.details(metrics)
+        if message.interrupted and message.error:
+            self.footer.tooltip = f"{message.error}\n{self.footer.tooltip}"
         self.footer.set_class(message.cancelled, "-stopped")
         self.footer.set_class(message.error is not None, "-failed")
