@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sys
 
 from textual.app import App
@@ -12,6 +15,7 @@ from tokentide.client.config import Settings
 from .garbage import settle_garbage
 from .safe_text import one_line, terminal_safe
 from .screens.chat import ChatScreen
+from .signals import TERMINATING, Interruption
 from .turn import Params
 
 
@@ -26,6 +30,8 @@ class TokentideApp(App[int]):
         self.settings = settings
         self.params = params or Params()
         """Tools and a JSON Schema offered with every prompt (`--tool`, `--json-schema`)."""
+        self.interruption = Interruption()
+        """The SIGTERM/SIGHUP that ended the app, if one did (`run_app` says so after)."""
 
     def on_mount(self) -> None:
         # The model's name may come from the server (a base URL without one).
@@ -38,6 +44,31 @@ class TokentideApp(App[int]):
         for warning in self.settings.warnings:
             warning = terminal_safe(warning)
             self.notify(warning, title="config", severity="warning", timeout=12, markup=False)
+        self._catch_signals()
+
+    def _catch_signals(self) -> None:
+        """SIGTERM and SIGHUP end the app through Ctrl+Q's clean-up rather than
+        killing it mid-frame, which would leave the terminal in raw mode on the
+        alternate screen and the answer unrecorded (see tui/signals.py)."""
+        loop = asyncio.get_running_loop()
+        for signum in TERMINATING:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._terminated, signum)
+
+    def _terminated(self, signum: int) -> None:
+        """On the event loop, as the signal arrives: the answer's socket is shut
+        down first (the provider stops now), then the app quits as with Ctrl+Q,
+        so Textual restores the terminal. A second signal quits at once."""
+        if self.interruption.signum is not None:
+            self.exit(self.interruption.exit_code)
+            return
+        self.interruption.signum = signum
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                screen.interruption = self.interruption  # before the turn's on_done runs
+                if (turn := screen.current) is not None:
+                    turn.abort()
+        self.call_later(self._quit, self.interruption.exit_code)
 
     def stop_key_pressed(self) -> None:
         """Esc / Ctrl+C was parsed. Runs in the input thread: it only reads
@@ -52,11 +83,14 @@ class TokentideApp(App[int]):
                 turn.abort()
 
     async def action_quit(self) -> None:
+        await self._quit(0)
+
+    async def _quit(self, code: int) -> None:
         """Quitting mid-answer stops it first, through the same cleanup as Esc."""
         for screen in self.screen_stack:
             if isinstance(screen, ChatScreen):
                 await screen.stop_streaming()
-        self.exit(0)
+        self.exit(code)
 
 
 def _driver_class() -> type | None:
@@ -72,5 +106,17 @@ def run_app(settings: Settings, params: Params | None = None) -> int:
     from .demo import demo_endpoint
 
     with demo_endpoint(settings) as settings:
-        result = TokentideApp(settings, params).run()
+        app = TokentideApp(settings, params)
+        result = app.run()
+    if app.interruption.signum is not None:
+        _say(app.interruption.line())  # after Textual left the alternate screen
+        return app.interruption.exit_code
     return result or 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a terminal that hung up (SIGHUP) gets nothing, quietly."""
+    try:
+        print(f"tokentide: {line}", file=sys.stderr, flush=True)
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())

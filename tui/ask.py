@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
@@ -38,6 +39,7 @@ from .json_pieces import pieces
 from .recorder import Recording
 from .report import print_traceback
 from .safe_text import SafeStream, terminal_json, terminal_safe
+from .signals import TERMINATING, Interruption
 from .store import HISTORY_ERRORS, Store
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
@@ -89,13 +91,20 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
             turn.abort()  # nobody can read the rest (`| head`, a full disk): stop generating
 
     recording = _recording(settings, options, out) if options.log else None
-    hooks: dict[str, Any] = {"sink": show}
+    interruption = Interruption()
+
+    def done(message: Message, metrics: Metrics, outcome: Outcome) -> None:
+        outcome = interruption.mark(message, metrics, outcome)  # SIGTERM/SIGHUP: interrupted
+        if recording is not None:
+            recording.done(message, metrics, outcome)
+
+    hooks: dict[str, Any] = {"sink": show, "on_done": done}
     history_tokens = None
     if recording is not None:
         hooks = {
             "sink": lambda event: (show(event), recording.event(event)),
             "checkpoint": recording.checkpoint,
-            "on_done": recording.done,
+            "on_done": done,
         }
         history_tokens = recording.expected_tokens()
     client = ChatClient(
@@ -116,7 +125,7 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         if recording is not None:
             recording.turn = turn
             await recording.prompt(options.prompt)
-        with _cancel_on_sigint():
+        with _stop_on_signals(turn, interruption):
             try:
                 outcome = await turn.run()
             except asyncio.CancelledError:
@@ -134,6 +143,9 @@ async def _ask(settings: Settings, options: AskOptions) -> int:
         for piece in pieces(body):  # never the whole answer escaped at once (json_pieces)
             out.write(terminal_json(piece) if out.tty else piece)
         out.write("\n")
+    if interruption.signum is not None:
+        out.note(interruption.line())  # the one line; the answer so far is printed and stored
+        return interruption.exit_code
     if out.write_error:
         out.note(f"error: cannot write the answer: {out.write_error}")
         return ExitCode.ERROR
@@ -209,6 +221,7 @@ def answer_json(message: Message, metrics: Metrics, *, structured: bool = False)
         },
         "metrics": metrics.to_dict(),
         "cancelled": message.cancelled,
+        "interrupted": message.interrupted,
         "tokens_saved": metrics.saved,
         "error": message.error,
         **extra,
@@ -221,7 +234,6 @@ class _Output:
     def __init__(self, stdout: TextIO, stderr: TextIO, *, silent: bool, markdown: bool) -> None:
         self.stdout, self.stderr = stdout, stderr
         for stream in (stdout, stderr):
-        "interrupted": message.interrupted,
             # A locale that cannot encode the answer gets "?" for what it cannot show.
             with contextlib.suppress(AttributeError, ValueError):
                 stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
@@ -303,24 +315,44 @@ class _Output:
     def note(self, line: str) -> None:
         # Notes quote the server (errors, tool calls, model names): a log file
         # gets them as safely as a terminal, and they are never data.
-        print(f"tokentide: {terminal_safe(line)}", file=self.stderr, flush=True)
+        try:
+            print(f"tokentide: {terminal_safe(line)}", file=self.stderr, flush=True)
+        except OSError:  # the terminal hung up (SIGHUP): nobody to tell, exit quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stderr.fileno())
 
 
 @contextmanager
-def _cancel_on_sigint():
+def _stop_on_signals(turn: Turn, interruption: Interruption) -> Iterator[None]:
     """Ctrl-C cancels the running task, so the stream closes its connection
-    in the normal cancellation path (the same one Esc uses in the app)."""
+    in the normal cancellation path (the same one Esc uses in the app).
+
+    SIGTERM and SIGHUP take the same path, after shutting the socket down
+    from the handler (the server sees EOF before anything else runs), and
+    are remembered in `interruption`: the answer is recorded as interrupted
+    and the exit code is 128 + the signal (see tui/signals.py)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
+    assert task is not None
+
+    def terminate(signum: int) -> None:
+        if interruption.signum is None:
+            interruption.signum = signum
+        turn.abort()
+        if turn.outcome is None:  # once the answer has ended there is nothing to cancel
+            task.cancel()
+
     try:
         loop.add_signal_handler(signal.SIGINT, task.cancel)
+        for signum in TERMINATING:
+            loop.add_signal_handler(signum, terminate, signum)
     except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
         yield
         return
     try:
         yield
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in (signal.SIGINT, *TERMINATING):
+            loop.remove_signal_handler(signum)
 
 
 class _Through:

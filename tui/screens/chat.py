@@ -37,6 +37,7 @@ from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..garbage import settle_garbage
 from ..recorder import Recording
 from ..session import SessionTotals
+from ..signals import Interruption
 from ..turn import Outcome, Params, Turn
 from ..widgets.assistant_message import AssistantMessage
 from ..widgets.composer import Composer
@@ -102,6 +103,9 @@ class ChatScreen(Screen):
         self._undrawn: list[PastAnswer] = []
         """Exchanges of a reopened conversation not drawn yet (Ctrl+U draws them)."""
         self._stopping = False
+        self.interruption: Interruption | None = None
+        """Set by the app when SIGTERM/SIGHUP arrives: the answer it stops is
+        recorded as interrupted, not as stopped."""
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Header
@@ -224,6 +228,8 @@ class ChatScreen(Screen):
                 recording.event(event)
 
         def done(message: Message, metrics: Metrics, outcome: Outcome) -> None:
+            if self.interruption is not None:
+                outcome = self.interruption.mark(message, metrics, outcome)
             try:
                 if recording is not None:
                     recording.done(message, metrics, outcome)  # the history first
@@ -330,14 +336,14 @@ class ChatScreen(Screen):
                 self.composer.select_all()
         elif outcome is Outcome.STOPPED:
             self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
+        elif outcome is Outcome.INTERRUPTED and message.error:
+            self.notify(message.error, title="Cut off", severity="warning", markup=False)
         self.totals.add(message, metrics)
         self.status.idle(self.totals.describe())
 
     # -- following the stream ----------------------------------------------
 
     @on(Conversation.NewOutput)
-        elif outcome is Outcome.INTERRUPTED and message.error:
-            self.notify(message.error, title="Cut off", severity="warning", markup=False)
     def _show_hint(self) -> None:
         self.query_one(NewOutputHint).add_class("-shown")
 
