@@ -608,3 +608,26 @@ async def test_a_stopped_answer_is_expected_to_be_as_long_as_the_models_answers(
         assert stopped.expected.basis == "history"
         assert stopped.expected.tokens == finished[2]
         assert "past answers" in answers(app)[-1].footer.tooltip
+
+
+async def test_an_answer_past_what_the_app_draws_is_kept_whole(server, monkeypatch):
+    """A server that never stops must not take the app's memory and screen:
+    the view draws the first DRAWN_CHARS and says so; the answer is kept whole."""
+    from tokentide.tui.widgets import assistant_message
+
+    monkeypatch.setattr(assistant_message, "DRAWN_CHARS", 300)
+    text = "".join(f"Line {n} of a long answer.\n\n" for n in range(60))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.script(text)
+        await send(pilot, "go")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        (turn,) = app.screen.turns
+        assert turn.message.text == text and turn.outcome is Outcome.FINISHED
+        assert view.markdown.source == text[:300]
+        notes = [str(w.render()) for w in view.query(".warning")]
+        assert notes == [
+            "the answer goes on past 300 characters: the app draws no more of it "
+            "(all of it is kept in the history)"
+        ]

@@ -30,6 +30,7 @@ from tokentide.client.meter import Metrics
 from .. import format as fmt
 from ..prices import Cost, usd
 from ..safe_text import SafeStream, one_line, safe_text, terminal_safe
+from .drawn import DRAWN_CHARS, drawn
 from .json_view import JsonView
 from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
@@ -81,6 +82,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
         self._stale = False
         self._redraw_timer: Timer | None = None
         self._drawn_at = 0.0
+        self._drawn_chars = 0  # of the answer's text, up to DRAWN_CHARS
 
     def compose(self) -> ComposeResult:
         with Collapsible(title="thinking…", collapsed=True, id="thinking"):
@@ -97,7 +99,8 @@ class AssistantMessage(LaidOutOnce, Vertical):
     def push(self, event: StreamEvent) -> None:
         """The turn's sink: queue, never render here."""
         if isinstance(event, TextDelta) and not self.structured:
-            self.markdown.write(self._safe.feed(event.text))
+            if text := self._drawable(event.text):
+                self.markdown.write(self._safe.feed(text))
         elif isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta) and not self._stale:
             self._stale = True
             wait = self._drawn_at + REDRAW_INTERVAL - time.monotonic()
@@ -105,6 +108,21 @@ class AssistantMessage(LaidOutOnce, Vertical):
                 self._redraw_timer = self.set_timer(wait, self._redraw)
             else:
                 self.call_later(self._redraw)
+
+    def _drawable(self, text: str) -> str:
+        """What of `text` is drawn: all of it, until DRAWN_CHARS; then a note, once."""
+        room = DRAWN_CHARS - self._drawn_chars
+        if len(text) <= room:
+            self._drawn_chars += len(text)
+            return text
+        if room >= 0:
+            self._drawn_chars = DRAWN_CHARS + 1
+            note = (
+                f"the answer goes on past {DRAWN_CHARS:,} characters: the app draws no more "
+                "of it (all of it is kept in the history)"
+            )
+            self.mount(Static(note, classes="warning", markup=False), before=self.footer)
+        return text[: max(room, 0)]
 
     def _redraw(self) -> None:
         self._redraw_timer = None
@@ -130,7 +148,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
             return
         thinking = self.query_one("#thinking", Collapsible)
         thinking.add_class("-shown")
-        self.thinking_text.update(safe_text(reasoning))
+        self.thinking_text.update(safe_text(drawn(reasoning, "thinking")))
 
     def show_structured(self, text: str, *, final: bool = False) -> None:
         if not text and not final:
@@ -138,7 +156,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
         if self.json_view is None:
             self.json_view = JsonView()
             self.mount(self.json_view, before=self.footer)
-        self.json_view.show(text, final=final)
+        self.json_view.show(drawn(text, "answer"), final=final and len(text) <= DRAWN_CHARS)
 
     def show_tool_calls(self, calls: list[ToolCall]) -> None:
         kept = {call.index for call in calls}
@@ -153,7 +171,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
 
     def show_past(self, message: Message, metrics: Metrics | None, interrupted: bool) -> None:
         """An answer reopened from the history, drawn whole."""
-        self.markdown.update(terminal_safe(message.text))
+        self.markdown.update(terminal_safe(message.text[:DRAWN_CHARS]))
         if metrics is None:  # the prompt's answer never started (the app closed first)
             self.display = False
             return

@@ -11,6 +11,7 @@ from tokentide.client.accumulate import arguments_so_far
 from tokentide.client.events import ToolCall
 
 from ..safe_text import safe_text, terminal_json
+from .drawn import DRAWN_CHARS, drawn
 
 
 class ToolCallView(Static):
@@ -31,8 +32,13 @@ class ToolCallView(Static):
         text = Text()
         text.append("⚙ ", style="bold")
         text.append_text(safe_text(call.name or "…", style="bold"))
-        arguments = arguments_so_far(call)
-        if arguments is not None:
+        # Arguments beyond what a screen can use are not parsed (a parse per
+        # redraw of megabytes would stall the app): shown raw, cut short.
+        huge = len(call.arguments_raw) > DRAWN_CHARS
+        arguments = None if huge else arguments_so_far(call)
+        if huge:
+            body = drawn(call.arguments_raw, "arguments text")
+        elif arguments is not None:
             body = terminal_json(json.dumps(arguments, indent=2, ensure_ascii=False))
         else:
             body = call.arguments_raw
