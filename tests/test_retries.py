@@ -238,3 +238,15 @@ async def test_esc_in_the_app_ends_the_wait_at_once():
         assert len(server.requests) == 1
     assert turn.outcome is Outcome.STOPPED and stopped_in < 0.5, (turn.outcome, stopped_in)
     assert "retrying" not in rows, rows
+
+
+async def test_retry_after_as_an_http_date_is_honoured(replay):
+    from email.utils import formatdate
+
+    when = formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s from now
+    replay.reply(refusal(429, **{"Retry-After": when}))
+    replay.reply(Canned(fixture("openai_chat_usage.sse")))
+    answer, events, error = await run(replay.base_url)
+    assert error is None and answer.state is State.FINISHED
+    (retry,) = [e for e in events if isinstance(e, Retrying)]
+    assert 0 < retry.delay <= 2 and retry.reason == "429 rate limited"
