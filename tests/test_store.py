@@ -20,12 +20,14 @@ from tokentide.tui.store import (
     APPLICATION_ID,
     MIGRATIONS,
     AnswerRecord,
+    ConversationChoice,
     NotFound,
     Store,
     StoreError,
     default_path,
     fts_query,
     host_of,
+    m005_conversation_choices,
     migrate,
     percentile,
     title_from,
@@ -194,6 +196,36 @@ def test_migrations_from_each_earlier_version_keep_the_data(tmp_path, path, vers
     with Store.open(tmp_path / "fresh.db"):
         pass
     assert schema(path) == schema(tmp_path / "fresh.db")
+
+
+def test_a_file_from_before_conversation_choices_gains_them(path):
+    """A history written before models and system prompts were remembered per
+    conversation opens, keeps its conversations (with nothing chosen) and can
+    remember a choice from then on."""
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    before = MIGRATIONS.index(m005_conversation_choices)
+    migrate(db, MIGRATIONS[:before])
+    db.execute(
+        "INSERT INTO conversations (id, title, created_at, updated_at) "
+        "VALUES (3, 'old chat', '2026-01-01T00:00:00.000+00:00', '2026-01-01T00:00:00.000+00:00')"
+    )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+    assert "system_prompt" not in columns
+    db.close()
+
+    with Store.open(path) as store:
+        assert store.choice(3) == ConversationChoice()
+        chosen = ConversationChoice("lab", "m-2", "concise", "Answer briefly.")
+        assert store.set_choice(3, chosen)
+        assert store.choice(3) == chosen
+        assert store.conversation(3).updated_at == "2026-01-01T00:00:00.000+00:00"
+        assert not store.set_choice(99, chosen)
+        assert store.choice(99) is None
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+    db.close()
+    assert {"provider", "model", "prompt_name", "system_prompt"} <= columns
 
 
 def test_a_newer_schema_is_refused_and_left_alone(path):

@@ -155,6 +155,19 @@ class ConversationRow:
 
 
 @dataclass(frozen=True)
+class ConversationChoice:
+    """What a conversation was last set to talk to, and with which system prompt."""
+
+    provider: str | None = None
+    model: str | None = None
+    """Both None: no model was chosen for it."""
+    prompt_name: str | None = None
+    """A preset's name, 'default', 'edited' or 'none'; None: never chosen."""
+    system_prompt: str | None = None
+    """The text sent as the system message (None: no system message)."""
+
+
+@dataclass(frozen=True)
 class MessageRow:
     """Every column of a message; a user row has only id … created_at and text."""
 
@@ -463,11 +476,20 @@ def m004_price_source(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN price_source TEXT")
 
 
+def m005_conversation_choices(db: sqlite3.Connection) -> None:
+    """The model and system prompt chosen for a conversation in the app, so that
+    reopening it goes on with them. NULL: nothing chosen (older conversations,
+    `ask`), and the app keeps what it has."""
+    for column in ("provider", "model", "prompt_name", "system_prompt"):
+        db.execute(f"ALTER TABLE conversations ADD COLUMN {column} TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     m001_conversations_and_messages,
     m002_read_indexes,
     m003_input_tokens,
     m004_price_source,
+    m005_conversation_choices,
 ]
 
 
@@ -1014,6 +1036,33 @@ class Store:
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"there is no conversation {conversation_id}", self.path)
+
+    def set_choice(self, conversation_id: int, choice: ConversationChoice) -> bool:
+        """Remember the conversation's model and system prompt; False if it is gone.
+        Not activity: the list's order (last activity) stays."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET provider = ?, model = ?, prompt_name = ?, "
+                "system_prompt = ? WHERE id = ?",
+                (
+                    choice.provider,
+                    choice.model,
+                    choice.prompt_name,
+                    choice.system_prompt,
+                    conversation_id,
+                ),
+            )
+        return cursor.rowcount > 0
+
+    def choice(self, conversation_id: int) -> ConversationChoice | None:
+        """What `set_choice` remembered (None: the conversation is gone)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT provider, model, prompt_name, system_prompt FROM conversations "
+                "WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+        return None if row is None else ConversationChoice(*row)
 
     def delete(self, conversation_id: int) -> bool:
         """Delete a conversation and (cascade) its messages; False if it was not there."""
