@@ -123,6 +123,7 @@ _TOP_KEYS = (
     "timeouts",
     "limits",
     "prices",
+    "prompts",
 )
 MAX_RETRIES = 10
 _PRICE_KEYS = ("input", "output")
@@ -237,12 +238,29 @@ class Settings:
     unconfigured: bool = False
     """Nothing names a provider, a key or a base URL: the demo stands in as the
     last resort, unless `client.discovery.settle` finds a server on loopback."""
+    prompts: Mapping[str, str] = field(default_factory=dict)
+    """Named system prompts from `[prompts]` (`concise = "Answer briefly."`),
+    which the app offers per conversation besides `system`, the default."""
+    providers: tuple[ConfiguredProvider, ...] = ()
+    """The other providers this configuration can reach, for the app's model
+    picker; the one in use is `endpoint`."""
 
     @property
     def model_known(self) -> bool:
         """False for a base URL given without a model: `client.discovery.settle`
         asks the server which it serves before anything is sent."""
         return bool(self.endpoint.model)
+
+
+@dataclass(frozen=True)
+class ConfiguredProvider:
+    """A provider besides the one in use: its endpoint, or why it cannot be
+    used (a broken section must not lock the user out of the one that works,
+    so its error is kept here as one line instead of raised)."""
+
+    name: str
+    endpoint: Endpoint | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +345,8 @@ def resolve(
         thinking=_thinking(name, top) if thinking is None else (thinking or None),
         # Only _detect's last resort picks the demo with a notice.
         unconfigured=name == DEMO and notice is not None,
+        prompts=_prompts(top),
+        providers=_other_providers(name, top, env),
     )
 
 
@@ -597,6 +617,51 @@ def _thinking(name: str, top: _Table) -> Thinking | None:
         f"thinking in {section.where} of {section.path} must be true, false or a budget in tokens",
         fix="e.g. thinking = true, or thinking = 8192",
     )
+
+
+def _prompts(top: _Table) -> Mapping[str, str]:
+    """`[prompts] concise = "Answer briefly."`: each a name and a non-empty text.
+    "default" is taken: it is the top-level `system`."""
+    table = top.table("prompts")
+    prompts = {}
+    for name in table.data:
+        text = table.get(name, str)
+        if name.strip().lower() == "default":
+            raise ConfigError(
+                f"{name!r} in [prompts] of {top.path} is taken by the top-level system prompt",
+                fix='set system = "..." at the top of the file, or rename the prompt',
+            )
+        if not text.strip():
+            raise ConfigError(
+                f"{name!r} in [prompts] of {top.path} is empty",
+                fix="give it a text, or remove it",
+            )
+        prompts[name] = text
+    return MappingProxyType(prompts)
+
+
+def _other_providers(
+    current: str, top: _Table, env: Mapping[str, str]
+) -> tuple[ConfiguredProvider, ...]:
+    """Every provider besides `current` that this configuration points at: each
+    `[providers.NAME]` section, and each built-in provider whose variables are
+    set. One that needs a key and has none is left out (every request would be
+    refused); one whose settings are wrong is kept with its error."""
+    names = [name.lower() for name in top.table("providers").data if name.lower() != DEMO]
+    names += [name for name, variables in _DETECT if any(env.get(v) for v in variables)]
+    found = []
+    for name in dict.fromkeys(names):
+        if name == current:
+            continue
+        try:
+            endpoint = _endpoint(name, top, env, model=None, base_url=None)
+        except ConfigError as exc:
+            found.append(ConfiguredProvider(name, None, one_line(str(exc))))
+            continue
+        if endpoint.api_key is None and endpoint.key_env is not None:
+            continue
+        found.append(ConfiguredProvider(name, endpoint))
+    return tuple(found)
 
 
 def _timeouts(top: _Table) -> Timeouts:

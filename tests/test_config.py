@@ -543,3 +543,52 @@ def test_provider_names_are_case_insensitive(tmp_path):
 def test_a_config_path_that_cannot_be_examined_is_one_line(tmp_path):
     error = config_error(env={"TOKENTIDE_CONFIG": str(tmp_path / ("a" * 300))})
     assert "\n" not in str(error) and "config file" in str(error)
+
+
+# --------------------------------------------------------------------------- prompts and other providers
+
+
+def test_prompts_are_named_presets_beside_the_default_system_prompt(tmp_path):
+    path = write(
+        tmp_path,
+        'system = "Be kind."\n[prompts]\nconcise = "Answer briefly."\npirate = "Talk like one."\n',
+    )
+    settings = resolve(env={}, path=path)
+    assert settings.system == "Be kind."
+    assert dict(settings.prompts) == {"concise": "Answer briefly.", "pirate": "Talk like one."}
+    assert settings.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[prompts]\nconcise = 3\n", "concise in [prompts] must be a string, not 3"),
+        ('[prompts]\nconcise = "  "\n', "is empty — give it a text"),
+        ('[prompts]\ndefault = "x"\n', "is taken by the top-level system prompt"),
+        ('prompts = "concise"\n', "prompts in the config file must be a table, not a string"),
+    ],
+)
+def test_a_bad_prompt_is_a_one_line_error(tmp_path, text, words):
+    error = config_error(env={}, path=write(tmp_path, text))
+    assert words in str(error)
+
+
+def test_other_providers_are_those_the_configuration_reaches(tmp_path):
+    """Sections in the file, and built-in providers whose variables are set; a
+    section needing a key that is not set is left out, a broken one says why."""
+    path = write(
+        tmp_path,
+        "provider = 'lab'\n"
+        + LAB
+        + "[providers.local]\nwire = 'ollama'\nbase_url = 'http://127.0.0.1:11434'\n"
+        + "[providers.keyless]\nwire = 'openai'\nbase_url = 'http://h/v1'\napi_key_env = 'NOPE'\n"
+        + "[providers.broken]\nwire = 'telepathy'\n",
+    )
+    settings = resolve(env={"ANTHROPIC_API_KEY": "sk-ant-1"}, path=path)
+    assert settings.endpoint.name == "lab"
+    others = {p.name: p for p in settings.providers}
+    assert list(others) == ["local", "broken", "anthropic"]
+    assert others["local"].endpoint.base_url == "http://127.0.0.1:11434"
+    assert others["anthropic"].endpoint.api_key == "sk-ant-1"
+    assert others["broken"].endpoint is None
+    assert "telepathy" in others["broken"].problem and "\n" not in others["broken"].problem
