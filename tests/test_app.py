@@ -93,7 +93,8 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
         await wait_idle(pilot)
         (view,) = answers(app)
         footer = str(view.footer.render())
-        match = re.search(r"stopped · (\d+) tokens? received · ~(\d+) saved", footer)
+        # The demo server counts tokens only at the end: the count is an estimate.
+        match = re.search(r"stopped · ~(\d+) tokens? received · ~(\d+) saved", footer)
         assert match, footer
         received, saved = int(match[1]), int(match[2])
         # What the app counted; a few more may have been in the socket buffer
@@ -104,7 +105,7 @@ async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server
         assert view.markdown.source and len(view.markdown.source) < 3000
         assert view.footer.has_class("-stopped")
         notes = [n.message for n in app._notifications]
-        assert notes == [f"stopped · {received} tokens received · ~{saved} saved"], notes
+        assert not any("stopped" in note for note in notes), notes  # the footer says it
         # The partial answer stays in the conversation's context.
         (turn,) = app.screen.turns
         assert turn.outcome is Outcome.STOPPED and turn.message.cancelled

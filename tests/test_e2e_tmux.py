@@ -34,7 +34,7 @@ WIDTH, HEIGHT = 120, 40
 ESC_BUDGET = 0.150
 """Seconds from the Esc key to the server seeing EOF (ESCDELAY is 100 ms of it)."""
 
-STOPPED_RE = re.compile(r"stopped · (\d+) tokens? received · ~(\d+) saved")
+STOPPED_RE = re.compile(r"stopped · ~?(\d+) tokens? received · ~(\d+) saved")
 COMPOSER_PLACEHOLDER = "Ask anything"
 STREAMING_MARK = "● streaming"
 

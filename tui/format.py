@@ -29,8 +29,11 @@ def tokens(metrics: Metrics) -> str:
 
 
 def stopped(metrics: Metrics) -> str:
-    """The line a stopped answer gets: `stopped · N tokens received · ~M saved`."""
-    return f"stopped · {count(metrics.tokens_received)} received · ~{metrics.saved or 0} saved"
+    """The line a stopped answer gets: `stopped · N tokens received · ~M saved`
+    (`~N` when the server did not count them and the count is an estimate; none
+    received is exact however it was counted)."""
+    received = tokens(metrics) if metrics.tokens_received else count(0)
+    return f"stopped · {received} received · ~{metrics.saved or 0} saved"
 
 
 def outcome(message: Message) -> str:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 from tokentide.client.events import Message, Retrying, StreamEvent
 from tokentide.client.meter import Metrics
 
-from .. import format as fmt
 from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..garbage import settle_garbage
 from ..recorder import Recording
@@ -334,8 +333,6 @@ class ChatScreen(Screen):
                 # away replaces it instead of being glued on to its end.
                 self.composer.load_text(prompt)
                 self.composer.select_all()
-        elif outcome is Outcome.STOPPED:
-            self.notify(fmt.stopped(metrics), title="Stopped", timeout=4, markup=False)
         elif outcome is Outcome.INTERRUPTED and message.error:
             self.notify(message.error, title="Cut off", severity="warning", markup=False)
         self.totals.add(message, metrics)
