@@ -20,7 +20,7 @@ from .turn import Outcome, Params, PastTurn
 
 if TYPE_CHECKING:
     from .recorder import Recording
-    from .store import ConversationRow, MessageRow, Store
+    from .store import ConversationChoice, ConversationRow, MessageRow, Store
 
 SHOWN = 10
 """Exchanges drawn when a conversation opens, and again at each Ctrl+U: a
@@ -43,6 +43,8 @@ class ChatHistory:
         self.store: Store | None = None
         self.conversation_id: int | None = None
         """The open conversation; None until the first prompt of a new chat."""
+        self.choice: ConversationChoice | None = None
+        """The model and system prompt in use: a new conversation is stored with them."""
 
     def open(self) -> None:
         """After the app's first frame: the store is not imported before it."""
@@ -86,8 +88,13 @@ class ChatHistory:
             return None
         from .recorder import Recording
 
-        def opened(conversation_id: int) -> None:
+        def opened(conversation_id: int) -> None:  # in the writer thread
             self.conversation_id = conversation_id
+            if (choice := self.choice) is not None:
+                try:
+                    store.set_choice(conversation_id, choice)
+                except self._errors as exc:
+                    self._warn(f"history: {exc}")
 
         return Recording(
             store,
@@ -100,6 +107,28 @@ class ChatHistory:
 
     def new_chat(self) -> None:
         self.conversation_id = None
+
+    def remember(self, choice: ConversationChoice) -> None:
+        """The model and system prompt now in use, kept with the open conversation
+        (written in the writer thread, after the writes queued before it) and
+        with the next new one."""
+        self.choice = choice
+        store, conversation_id = self.store, self.conversation_id
+        if store is None or conversation_id is None:
+            return
+        from .recorder import WRITER
+
+        def write() -> None:
+            try:
+                store.set_choice(conversation_id, choice)
+            except self._errors as exc:
+                self._warn(f"history: {exc}")
+
+        WRITER.submit(write)
+
+    def chosen(self, conversation_id: int) -> ConversationChoice | None:
+        """What `remember` kept for a conversation (None: nothing, or no history)."""
+        return self._safely(lambda s: s.choice(conversation_id), None)  # type: ignore[return-value]
 
     def prompts(self) -> list[str]:
         return list(self._safely(lambda s: s.prompts(), []))  # type: ignore[arg-type]

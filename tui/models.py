@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 
-from tokentide.client.config import Settings
+from tokentide.client.config import Endpoint, Settings, Timeouts
 from tokentide.client.errors import ApiError
 from tokentide.client.stream import ChatClient
 
@@ -22,18 +22,25 @@ def run_models(settings: Settings, debug: bool = False, as_json: bool = False) -
         return asyncio.run(_models(settings, debug, as_json, demo))
 
 
+async def model_ids(endpoint: Endpoint, timeouts: Timeouts) -> list[str]:
+    """The model ids `endpoint`'s server lists, secrets masked; shared with the
+    app's model picker, so both show the same list. Failures are `ApiError`s."""
+    secrets = endpoint.secrets
+    async with ChatClient(endpoint, timeouts=timeouts) as client:
+        ids = await client.list_models()
+    return [secrets.scrub(model_id) for model_id in ids]
+
+
 async def _models(settings: Settings, debug: bool, as_json: bool, demo: bool) -> int:
     endpoint = settings.endpoint
     secrets = endpoint.secrets
     try:
-        async with ChatClient(endpoint, timeouts=settings.timeouts) as client:
-            ids = await client.list_models()
+        ids = await model_ids(endpoint, settings.timeouts)
     except ApiError as exc:
         if debug:
             print_traceback(exc, secrets)
         error_line(str(exc), secrets)
         return ExitCode.ERROR
-    ids = [secrets.scrub(model_id) for model_id in ids]
     if as_json:
         document = {
             "provider": endpoint.name,

@@ -25,7 +25,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
 
-from tokentide.client.config import Settings
+from tokentide.client.config import Endpoint, Settings
 
 if TYPE_CHECKING:
     from tokentide.client.stream import ChatClient
@@ -33,6 +33,7 @@ from tokentide.client.events import Message, Retrying, StreamEvent
 from tokentide.client.meter import Metrics
 
 from ..chat_history import SHOWN, ChatHistory, PastAnswer
+from ..choices import Choices, SystemPrompt, restore_failure
 from ..garbage import settle_garbage
 from ..recorder import Recording
 from ..session import SessionTotals
@@ -48,6 +49,9 @@ from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
 from .ask_screens import Confirm, Rename
+from .chat_commands import ModelCommands
+from .model_picker import ModelChoice, ModelPicker
+from .system_prompt import EDIT, SystemPromptEditor, SystemPromptPicker
 
 
 @dataclass
@@ -71,7 +75,10 @@ class ChatScreen(Screen):
         Binding("ctrl+b", "history", "History", id="history"),
         Binding("ctrl+u", "load_earlier", "Earlier messages", id="load-earlier", priority=True),
         Binding("end", "follow", "Follow", id="follow", priority=True),
+        Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
+        Binding("ctrl+s", "system_prompt", "System prompt", id="system-prompt"),
     ]
+    COMMANDS = {ModelCommands}
 
     DEFAULT_CSS = """
     ChatScreen {
@@ -105,6 +112,11 @@ class ChatScreen(Screen):
         self.interruption: Interruption | None = None
         """Set by the app when SIGTERM/SIGHUP arrives: the answer it stops is
         recorded as interrupted, not as stopped."""
+        self.choices = Choices(settings)
+        """The providers and system prompts to pick from, and the ones in use."""
+        self._retired: list[ChatClient] = []
+        """Clients of a provider switched away from while an answer streamed
+        through them: closed once it is recorded."""
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Header
@@ -156,6 +168,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._show_choices()
         self.composer.focus()
         self.status.idle(self.totals.describe())
         # After the first frame: the key bar (its ten keys are widgets, laid
@@ -427,6 +440,7 @@ class ChatScreen(Screen):
             await self.conversation.mount(EarlierHint(2 * len(self._undrawn)))
         await self._draw_past(shown)
         self.conversation.follow()
+        await self._restore_choices(conversation_id)
 
     async def _draw_past(self, past: list[PastAnswer], *, after: Widget | None = None) -> None:
         widgets: list[Widget] = []
@@ -481,6 +495,102 @@ class ChatScreen(Screen):
 
     async def on_unmount(self) -> None:
         await self.stop_streaming()
-        if self._client is not None:
-            await self._client.aclose()
+        for client in [self._client, *self._retired]:
+            if client is not None:
+                await client.aclose()
+        self.choices.close()
         self.history.close()
+
+    # -- model and system prompt ---------------------------------------------
+
+    def action_pick_model(self) -> None:
+        endpoint = self.settings.endpoint
+        picker = ModelPicker(
+            self.choices.sources(endpoint),
+            ModelChoice(endpoint.name, endpoint.model),
+            self.settings.timeouts,
+        )
+        self.app.push_screen(picker, self._model_picked)
+
+    async def _model_picked(self, choice: ModelChoice | None) -> None:
+        if choice is not None:
+            endpoint = self.choices.endpoint(choice.provider, choice.model)
+            if endpoint is not None:
+                await self.use_endpoint(endpoint)
+        self.composer.focus()
+
+    async def use_endpoint(self, endpoint: Endpoint) -> None:
+        """Send the next message to `endpoint`: a new client for it, the old
+        one closed (after the answer streaming through it, if one is)."""
+        if endpoint != self.settings.endpoint:
+            self.settings = dataclasses.replace(self.settings, endpoint=endpoint)
+            old, self._client = self._client, None
+            if old is not None:
+                self._retired.append(old)
+            if not self.streaming:
+                await self._close_retired()
+        self._show_choices()
+
+    async def watch_streaming(self, streaming: bool) -> None:
+        if not streaming:
+            await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        for client in retired:
+            await client.aclose()
+
+    def action_system_prompt(self) -> None:
+        picker = SystemPromptPicker(self.choices.prompts(), self.choices.prompt)
+        self.app.push_screen(picker, self._prompt_picked)
+
+    def _prompt_picked(self, picked: SystemPrompt | str | None) -> None:
+        if picked == EDIT:
+            self.action_edit_system_prompt()
+            return
+        if isinstance(picked, SystemPrompt):
+            self.use_prompt(picked)
+        self.composer.focus()
+
+    def action_edit_system_prompt(self) -> None:
+        self.app.push_screen(SystemPromptEditor(self.choices.prompt.text), self._prompt_edited)
+
+    def _prompt_edited(self, text: str | None) -> None:
+        if text is not None:
+            self.use_prompt(self.choices.edited(text))
+        self.composer.focus()
+
+    def use_prompt(self, prompt: SystemPrompt) -> None:
+        """The system message of this conversation's next requests."""
+        self.choices.prompt = prompt
+        self.settings = dataclasses.replace(self.settings, system=prompt.text)
+        self._show_choices()
+
+    def _show_choices(self) -> None:
+        """The header's subtitle says what the next message goes to; the history
+        keeps it with the conversation."""
+        endpoint = self.settings.endpoint
+        self.sub_title = self.choices.header(endpoint)
+        self.history.remember(self.choices.stored(endpoint))
+
+    async def _restore_choices(self, conversation_id: int) -> None:
+        """A reopened conversation goes on with the model and system prompt it
+        had; a provider no longer configured is said in one line, and the
+        current one kept."""
+        stored = self.history.chosen(conversation_id)
+        if stored is None or (stored.provider is None and stored.prompt_name is None):
+            self._show_choices()  # nothing kept: it goes on with these, and keeps them
+            return
+        if stored.prompt_name is not None:
+            self.choices.prompt = SystemPrompt(stored.prompt_name, stored.system_prompt)
+            self.settings = dataclasses.replace(self.settings, system=stored.system_prompt)
+        endpoint = None
+        if stored.provider is not None and stored.model is not None:
+            endpoint = self.choices.endpoint(stored.provider, stored.model)
+            if endpoint is None:
+                line = restore_failure(stored, self.settings.endpoint)
+                self.notify(line, title="model", severity="warning", timeout=8, markup=False)
+        if endpoint is not None:
+            await self.use_endpoint(endpoint)
+        else:
+            self.sub_title = self.choices.header(self.settings.endpoint)
