@@ -12,6 +12,7 @@ from textual.binding import Binding
 
 from tokentide.client.config import Settings
 
+from . import clipboard
 from .garbage import settle_garbage
 from .safe_text import one_line, terminal_safe
 from .screens.chat import ChatScreen
@@ -81,6 +82,35 @@ class TokentideApp(App[int]):
             turn = screen.current
             if turn is not None:
                 turn.abort()
+
+    def copy_to_clipboard(self, text: str, what: str = "Selection") -> None:
+        """Every copy (Textual's own, of a selection in the prompt, too) goes to
+        the system clipboard when there is a tool for it and the app is not
+        running over SSH, else through the terminal (OSC 52); the notice says
+        where, and what (`what`, the first line, the size)."""
+        route = clipboard.route()
+        if route.command is None:
+            super().copy_to_clipboard(text)
+            self.notify(clipboard.notice(text, what, route.describe), title="Copied", markup=False)
+            return
+        self._clipboard = text  # what Ctrl+V in the prompt pastes, as after Textual's own copy
+        self.run_worker(self._copy_with(route, text, what), group="clipboard")
+
+    async def _copy_with(self, route: clipboard.Route, text: str, what: str) -> None:
+        """The tool runs in a thread (it may be slow to start); if it fails, OSC 52."""
+        assert route.command is not None
+        error = await asyncio.to_thread(clipboard.run, route.command, text)
+        if error is None:
+            self.notify(clipboard.notice(text, what, route.describe), title="Copied", markup=False)
+            return
+        super().copy_to_clipboard(text)
+        fallback = clipboard.Route(None, error)
+        self.notify(
+            clipboard.notice(text, what, fallback.describe),
+            title="Copied",
+            severity="warning",
+            markup=False,
+        )
 
     async def action_quit(self) -> None:
         await self._quit(0)

@@ -70,6 +70,7 @@ class ChatScreen(Screen):
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop", priority=True),
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
+        Binding("ctrl+c", "copy_selection", "Copy", id="copy-selection", show=False),
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("ctrl+b", "history", "History", id="history"),
@@ -368,6 +369,22 @@ class ChatScreen(Screen):
         if not self.streaming:
             raise SkipAction()  # not ours: the key goes on to the focused widget
         self._cancel_stream()
+
+    def action_copy_selection(self) -> None:
+        """Ctrl+C when nothing streams (while one does, it stops it): the text
+        selected with the mouse. With nothing selected it says how to select,
+        rather than Textual's "Do you want to quit?" (Ctrl+Q quits)."""
+        text = self.get_selected_text()
+        if text:
+            self.app.copy_to_clipboard(text)
+            return
+        self.notify(
+            "Drag across text to select it, or press Alt+Up and c to copy a whole "
+            "message. Ctrl+Q quits.",
+            title="Nothing selected",
+            timeout=5,
+            markup=False,
+        )
 
     def _cancel_stream(self) -> None:
         in_flight = self.in_flight

@@ -19,6 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
@@ -208,8 +209,22 @@ class MarkdownView(LaidOutOnce, Widget):
 
     def render_line(self, y: int) -> Strip:
         if 0 <= y < min(self._shown, len(self._strips)):
-            return self._strips[y].apply_style(self.rich_style)
+            strip = self._strips[y]
+            selection = self.text_selection
+            if selection is not None and (span := selection.get_span(y)) is not None:
+                look = self.screen.get_component_rich_style("screen--selection")
+                strip = _highlight(strip, *span, look)
+            # Offsets let the mouse select text here (Textual reads them back).
+            return strip.apply_offsets(0, y).apply_style(self.rich_style)
         return Strip.blank(self.size.width, self.rich_style)
+
+    # -- selection ---------------------------------------------------------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text as drawn (padding to the width left out), so
+        Ctrl+C copies what the reader sees selected."""
+        text = "\n".join(strip.text.rstrip() for strip in self._strips[: self._shown])
+        return selection.extract(text), "\n"
 
     # -- links -----------------------------------------------------------------
 
@@ -219,3 +234,28 @@ class MarkdownView(LaidOutOnce, Widget):
         if style.link and style.link.lower().startswith(SAFE_LINKS):
             event.stop()
             self.app.open_url(style.link)
+
+
+def _highlight(strip: Strip, start: int, end: int, look: Style) -> Strip:
+    """`strip` with characters `start` to `end` (-1: the end of the line) in
+    the selection's look; offsets count characters, as `apply_offsets` does."""
+    segments: list[Segment] = []
+    x = 0
+    for segment in strip:
+        text, style, control = segment
+        size = len(text)
+        first = max(start - x, 0)
+        last = size if end < 0 else min(end - x, size)
+        x += size
+        if control or first >= last:
+            segments.append(segment)
+            continue
+        chosen = style + look if style else look
+        for piece, piece_style in (
+            (text[:first], style),
+            (text[first:last], chosen),
+            (text[last:], style),
+        ):
+            if piece:
+                segments.append(Segment(piece, piece_style))
+    return Strip(segments, strip.cell_length)
