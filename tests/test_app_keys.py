@@ -185,3 +185,16 @@ async def test_a_failing_clipboard_tool_falls_back_to_the_terminal(
             "(OSC 52, xclip exited with 1)"
         )
 
+
+async def test_notices_cover_neither_the_prompt_nor_the_status_line(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app.notify("a notice with\nthree\nlines", timeout=30)
+        await pilot.pause()
+        (toast,) = app.screen.query("Toast")
+        screen = app.screen
+        header = screen.query_one("Header").region
+        assert toast.region.y == header.bottom  # right under the title bar
+        assert toast.region.right >= SIZE[0] - 2  # at the right
+        for widget in (screen.composer, screen.status):
+            assert not toast.region.overlaps(widget.region), widget

@@ -26,6 +26,16 @@ class TokentideApp(App[int]):
     TITLE = "tokentide"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
 
+    CSS = """
+    /* Notices at the top right, under the title bar: Textual's default spot,
+       bottom right, covers the prompt and the status line. */
+    ToastRack {
+        dock: top;
+        align: right top;
+        margin-bottom: 0;
+    }
+    """
+
     def __init__(self, settings: Settings, params: Params | None = None) -> None:
         super().__init__(driver_class=_driver_class())
         self.settings = settings
