@@ -60,7 +60,15 @@ BaseUrlOpt = Annotated[
         "(http://127.0.0.1:8080/v1), the host for anthropic, ollama and gemini.",
     ),
 ]
-SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
+SystemOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--system",
+        "-s",
+        help="System prompt (over system in the config file; the app also offers its "
+        "[prompts] presets, Ctrl+S).",
+    ),
+]
 DemoOpt = Annotated[
     bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
 ]
