@@ -63,7 +63,7 @@ class Interruption:
         """
         if self.signum is None or outcome is not Outcome.STOPPED:
             return outcome
-        message.interrupted = True
+        message.interrupted, message.cancelled = True, False  # not the user's stop
         message.error = f"stopped by {self.name}"
         self.tokens = metrics.tokens_received
         return Outcome.INTERRUPTED
