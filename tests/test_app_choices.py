@@ -284,3 +284,55 @@ async def test_the_palette_finds_the_model_and_prompt_commands(servers, isolated
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, SystemPromptPicker)
+
+
+async def test_the_demo_is_always_offered_and_answers_when_picked(servers, isolated_env):
+    """Picked from a real provider, the demo gets a loopback server of the app's
+    own, stopped when the app ends."""
+    a, b = servers
+    configure(isolated_env, two_providers(a, b))
+    app = TokentideApp(resolve())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        picker = await open_picker(pilot)
+        assert {m for p, m in listed(picker) if p == "demo"} == set(MODELS)
+        await pilot.press(*"demo demo-tools", "enter")
+        await pilot.pause()
+        chat = app.screen
+        assert "demo · demo-tools · built-in demo server" in chat.sub_title
+        demo = chat.choices._demo
+        demo.script("From the demo.")
+        await send(pilot, "hello demo")
+        await wait_idle(pilot)
+        (request,) = [r for r in demo.requests if r.path.endswith("/chat/completions")]
+        assert request.body["model"] == "demo-tools"
+    assert chats(a) == [] and chats(b) == []
+    assert chat.choices._demo is None  # stopped with the app
+
+
+async def test_a_switch_mid_answer_closes_the_old_client_once_the_answer_is_recorded(
+    servers, isolated_env
+):
+    a, b = servers
+    a.tokens_per_second = 50
+    configure(isolated_env, two_providers(a, b))
+    app = TokentideApp(resolve())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        chat = app.screen
+        await send(pilot, "a long one")
+        await a.await_for(lambda r: r.tokens_sent >= 3)
+        old_client = chat._client
+        await open_picker(pilot)
+        await pilot.press(*"think b", "enter")
+        await pilot.pause()
+        assert chat.streaming and "b · demo-think" in chat.sub_title
+        assert not old_client._http.is_closed  # the answer still streams through it
+        await pilot.press("escape")
+        await wait_idle(pilot)
+        assert old_client._http.is_closed
+        b.script("Ok.")
+        await send(pilot, "now b")
+        await wait_idle(pilot)
+    assert [r.body["model"] for r in chats(b)] == ["demo-think"]
+    assert len(chats(a)) == 1
