@@ -32,6 +32,9 @@ def servers():
 @pytest.fixture(autouse=True)
 def history_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENTIDE_HISTORY", str(tmp_path / "history.db"))
+    # A key in the developer's environment would add a real provider to the picker.
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def configure(isolated_env, text: str) -> None:
