@@ -124,6 +124,7 @@ _TOP_KEYS = (
     "limits",
     "prices",
     "prompts",
+    "theme",
 )
 MAX_RETRIES = 10
 _PRICE_KEYS = ("input", "output")
@@ -235,6 +236,9 @@ class Settings:
     thinking: Thinking | None = None
     """Ask for reasoning (`--thinking [BUDGET]`, `thinking = true | BUDGET` in a
     provider's section)."""
+    theme: str | None = None
+    """The app's theme (`theme = "NAME"` in the file; the app checks the name,
+    which only Textual knows, and writes the key back when the user picks one)."""
     unconfigured: bool = False
     """Nothing names a provider, a key or a base URL: the demo stands in as the
     last resort, unless `client.discovery.settle` finds a server on loopback."""
@@ -343,6 +347,7 @@ def resolve(
         notice=notice,
         warnings=_warnings(top),
         thinking=_thinking(name, top) if thinking is None else (thinking or None),
+        theme=top.text("theme"),
         # Only _detect's last resort picks the demo with a notice.
         unconfigured=name == DEMO and notice is not None,
         prompts=_prompts(top),

@@ -76,6 +76,7 @@ class Palette:
             for n in range(1, 7)
         )
         surface = color("surface-lighten-1" if dark else "surface-darken-1", "#2d2d2d")
+        code_ground = color("surface" if dark else "surface-darken-1", "#1e1e1e")
         return cls(
             headings=headings,
             code_inline=Style(color=color("text-accent", "#ffc473"), bgcolor=surface),
@@ -83,9 +84,10 @@ class Palette:
             quote=Style(color=color("text-secondary", "#5684a5")),
             bullet=Style(color=color("text-accent", "#ffc473"), bold=True),
             table_header=Style(bold=True, color=color("text-primary", "#57a5e2")),
+            # A theme may name its code style and ground (themes/__init__.py).
             code=code.CodeLook(
-                "monokai" if dark else "friendly",
-                Style(bgcolor=color("surface" if dark else "surface-darken-1", "#1e1e1e")),
+                variables.get("tokentide-code-theme") or ("monokai" if dark else "friendly"),
+                Style(bgcolor=color("tokentide-code-background", code_ground)),
             ),
         )
 

@@ -178,7 +178,9 @@ class MarkdownView(LaidOutOnce, Widget):
         return self._document.width if self._document else 0
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", self._restyle, init=False)
+        # The signal, not a watch on `theme`: a watcher runs before Textual has
+        # worked out the new theme's variables, and would draw in the old ones.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
     def _renderer(self) -> BlockRenderer:
         palette = Palette.from_theme(self.app.theme_variables, self.app.current_theme.dark)
