@@ -6,9 +6,13 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Awaitable
+from pathlib import Path
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 
 from tokentide.client.config import Settings
 
@@ -17,6 +21,7 @@ from .garbage import settle_garbage
 from .safe_text import one_line, terminal_safe
 from .screens.chat import ChatScreen
 from .signals import TERMINATING, Interruption
+from .theming import Preview
 from .turn import Params
 
 
@@ -36,26 +41,77 @@ class TokentideApp(App[int]):
     }
     """
 
-    def __init__(self, settings: Settings, params: Params | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        params: Params | None = None,
+        *,
+        theme: str | None = None,
+        prompt: str | None = None,
+    ) -> None:
         super().__init__(driver_class=_driver_class())
         self.settings = settings
         self.params = params or Params()
         """Tools and a JSON Schema offered with every prompt (`--tool`, `--json-schema`)."""
+        from . import theming
+
+        theming.register(self)
+        # Set before the first frame, so the app never shows in another theme.
+        self.theme, self._theme_warning = theming.starting_theme(settings, theme)
+        self._theme_preview = Preview()
+        self.first_prompt = prompt
+        """Sent as soon as the chat screen is up (`tokentide "prompt"`)."""
         self.interruption = Interruption()
         """The SIGTERM/SIGHUP that ended the app, if one did (`run_app` says so after)."""
 
     def on_mount(self) -> None:
         # The model's name may come from the server (a base URL without one).
         self.sub_title = one_line(self.settings.endpoint.describe())
-        self.push_screen(ChatScreen(self.settings, self.params))
+        mounted = self.push_screen(ChatScreen(self.settings, self.params))
+        if self.first_prompt:
+            self.run_worker(self._send_first_prompt(mounted, self.first_prompt))
         self.call_after_refresh(settle_garbage)
         if self.settings.notice:
             notice = terminal_safe(self.settings.notice)
             self.notify(notice, title="tokentide", timeout=8, markup=False)
-        for warning in self.settings.warnings:
+        for warning in (*self.settings.warnings, self._theme_warning):
+            if not warning:
+                continue
             warning = terminal_safe(warning)
             self.notify(warning, title="config", severity="warning", timeout=12, markup=False)
         self._catch_signals()
+
+    async def _send_first_prompt(self, mounted: Awaitable[object], prompt: str) -> None:
+        """As if typed and sent: through the composer, so Up recalls it."""
+        await mounted
+        screen = self.screen
+        if isinstance(screen, ChatScreen):
+            screen.composer.load_text(prompt)
+            screen.composer.action_submit()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The code style of a theme that does not name one (Textual's own)."""
+        from tokentide.themes import code_variables
+
+        return code_variables(self.current_theme)
+
+    def search_themes(self) -> None:
+        """The palette's theme picker: a live preview, and the pick remembered."""
+        self._theme_preview.open(self)
+
+    @on(CommandPalette.OptionHighlighted)
+    def _preview_theme(self, event: CommandPalette.OptionHighlighted) -> None:
+        self._theme_preview.highlighted(self, event)
+
+    @on(CommandPalette.Closed)
+    def _end_theme_preview(self, event: CommandPalette.Closed) -> None:
+        self._theme_preview.closed(self, event)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual saves to ~/Downloads and fails where there is none (a new
+        account, a server): then the data directory's screenshots/ is used.
+        Textual's notice names the file."""
+        self.deliver_screenshot(filename, path or str(screenshot_directory()))
 
     def _catch_signals(self) -> None:
         """SIGTERM and SIGHUP end the app through Ctrl+Q's clean-up rather than
@@ -142,11 +198,29 @@ def _driver_class() -> type | None:
     return StopKeyDriver
 
 
-def run_app(settings: Settings, params: Params | None = None) -> int:
+def screenshot_directory() -> Path:
+    """~/Downloads if there is one, else screenshots/ in the data directory (made)."""
+    from platformdirs import user_data_dir, user_downloads_path
+
+    downloads = user_downloads_path()
+    if downloads.is_dir():
+        return downloads
+    directory = Path(user_data_dir("tokentide", appauthor=False)) / "screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def run_app(
+    settings: Settings,
+    params: Params | None = None,
+    *,
+    theme: str | None = None,
+    prompt: str | None = None,
+) -> int:
     from .demo import demo_endpoint
 
     with demo_endpoint(settings) as settings:
-        app = TokentideApp(settings, params)
+        app = TokentideApp(settings, params, theme=theme, prompt=prompt)
         result = app.run()
     if app.interruption.signum is not None:
         _say(app.interruption.line())  # after Textual left the alternate screen

@@ -6,25 +6,105 @@ opens the app, so `tokentide ask` and every `--help` start without it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
 
+
+class PromptGroup(TyperGroup):
+    """`tokentide "a prompt"` opens the app and sends the prompt.
+
+    Click reads the first word after the options as a command name. Here a
+    word that names no command is taken out before Click parses, options on
+    either side of it still apply, and it reaches the app as the prompt. A word
+    that is a command stays one (`tokentide ask`); `tokentide -- ask` sends
+    "ask". One word close to a command's name is refused as a likely typo
+    rather than sent to a paid API.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args, prompt = self._take_prompt(ctx, args)
+        rest = super().parse_args(ctx, args)
+        if prompt is not None:
+            ctx.params["prompt"] = prompt
+        return rest
+
+    def _take_prompt(self, ctx: Any, args: list[str]) -> tuple[list[str], str | None]:
+        valued = {
+            name
+            for param in self.get_params(ctx)
+            if param.param_type_name == "option" and not param.is_flag and not param.count
+            for name in param.opts
+        }
+        words, dashes = _positionals(args, valued)
+        if not words:
+            return args, None
+        first = words[0]
+        word = args[first]
+        forced = dashes is not None and dashes < first
+        commands = self.list_commands(ctx)
+        if not forced and word in commands:
+            return args, None
+        if len(words) > 1:
+            _fail(
+                f"one prompt at a time: quote it, e.g. tokentide {_quoted(args, words)}",
+                code=ExitCode.USAGE,
+            )
+        close = difflib.get_close_matches(word, commands, n=1, cutoff=0.75)
+        if not forced and close and " " not in word:
+            _fail(
+                f"no command {word!r} (did you mean {close[0]!r}?); "
+                f"to send it as a prompt: tokentide -- {word}",
+                code=ExitCode.USAGE,
+            )
+        kept = [arg for i, arg in enumerate(args) if i not in (first, dashes)]
+        return kept, word
+
+
+def _positionals(args: list[str], valued: set[str]) -> tuple[list[int], int | None]:
+    """Indexes of the arguments that are neither options nor their values,
+    and the index of a `--` (after which everything is positional)."""
+    words: list[int] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return [*words, *range(index + 1, len(args))], index
+        if arg.startswith("-") and arg != "-":
+            takes_value = arg in valued  # `--model x`, `-m x`; not `--model=x`, `-mx`
+            index += 2 if takes_value else 1
+            continue
+        words.append(index)
+        index += 1
+    return words, None
+
+
+def _quoted(args: list[str], words: list[int]) -> str:
+    import shlex
+
+    return shlex.quote(" ".join(args[i] for i in words))
+
+
 app = typer.Typer(
     name="tokentide",
+    cls=PromptGroup,
     help="Chat with LLMs in the terminal: streamed Markdown, honest TTFT and tokens/s, "
-    "and Esc stops generation (and billing) mid-answer.",
-    epilog="In the app: Enter sends · Ctrl+J new line · Esc stops the answer · "
-    "Ctrl+R retries · Ctrl+N new chat · Ctrl+Q quits.",
+    "and Esc stops generation (and billing) mid-answer. "
+    'tokentide "PROMPT" opens the app and sends PROMPT.',
+    epilog="In the app: Enter sends · Ctrl+J new line · Ctrl+E edits the prompt in $EDITOR · "
+    "Esc stops the answer · Ctrl+R retries · Ctrl+N new chat · Ctrl+P palette (themes, "
+    "screenshot) · Ctrl+Q quits.",
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -114,6 +194,29 @@ Http2Opt = Annotated[
 ]
 
 
+ThemeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--theme",
+        metavar="NAME",
+        help="The app's colours for this run: tokentide-dark (default), tokentide-light, "
+        "tokentide-contrast, tokentide-deep, tokentide-sand, or one of Textual's (nord, "
+        "dracula, gruvbox...). A theme picked in the app (Ctrl+P, Theme) is remembered "
+        "in the config file.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    """Eager: prints before anything else is read or checked."""
+    if value:
+        from importlib.metadata import version
+
+        print(f"tokentide {version('tokentide')}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -127,16 +230,37 @@ def main_callback(
     thinking: ThinkingOpt = None,
     tools: ToolOpt = None,
     json_schema: JsonSchemaOpt = None,
+    theme: ThemeOpt = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+    prompt: Annotated[str | None, typer.Option("--prompt", hidden=True)] = None,
 ) -> None:
-    """Open the chat app (the default command)."""
+    """Open the chat app (the default command); with a PROMPT, send it at once."""
     if ctx.invoked_subcommand is not None:
         return
+    if prompt is not None and not prompt.strip():
+        _fail("no prompt: the prompt is empty", code=ExitCode.USAGE)
+    if theme is not None:
+        _check_theme(theme)
     settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
     offered, schema = _request_files(tools, json_schema)
     from .app import run_app  # Textual is imported here and only here.
     from .turn import Params
 
-    raise typer.Exit(run_app(settings, Params(tools=offered, output_schema=schema)))
+    params = Params(tools=offered, output_schema=schema)
+    raise typer.Exit(run_app(settings, params, theme=theme, prompt=prompt))
+
+
+def _check_theme(name: str) -> None:
+    """An unknown --theme is one line naming the themes there are."""
+    from tokentide import themes
+
+    if name not in themes.names():
+        _fail(themes.unknown(name, "--theme"), code=ExitCode.USAGE)
 
 
 @app.command()
@@ -312,6 +436,41 @@ def history_delete(
     from . import history_cli
 
     _history(lambda: history_cli.delete(conversation, yes))
+
+
+config_app = typer.Typer(
+    name="config",
+    help="The config file (TOKENTIDE_CONFIG names another): its path, the settings in "
+    "effect, editing it.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(config_app)
+
+
+@config_app.command("path")
+def config_path_command() -> None:
+    """Print the config file's path (it may not exist yet)."""
+    from . import config_cli
+
+    raise typer.Exit(config_cli.path())
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """The settings in effect, each with where it came from; the API key masked."""
+    from . import config_cli
+
+    raise typer.Exit(config_cli.show())
+
+
+@config_app.command("edit")
+def config_edit() -> None:
+    """Open the file in $VISUAL or $EDITOR (a commented template if there is none yet),
+    then check it and print any mistake in one line."""
+    from . import config_cli
+
+    raise typer.Exit(config_cli.edit())
 
 
 @app.command()

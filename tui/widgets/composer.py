@@ -21,6 +21,8 @@ class Composer(TextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send", id="composer.send"),
         Binding("ctrl+j", "newline", "Newline", id="composer.newline"),
+        # Replaces TextArea's Ctrl+E (end of line; End still does that).
+        Binding("ctrl+e", "edit_in_editor", "Editor", id="composer.editor", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -103,6 +105,31 @@ class Composer(TextArea):
     def action_newline(self) -> None:
         self._recall_index = None
         self.insert("\n")
+
+    def action_edit_in_editor(self) -> None:
+        """The prompt in $VISUAL/$EDITOR, for text too long to write in a box:
+        the app hands the terminal over (App.suspend) and takes it back when
+        the editor exits, with what was saved in the composer."""
+        from textual.app import SuspendNotSupported
+
+        from ..editor import NO_EDITOR, EditorError, edit_text, editor_argv
+
+        try:
+            argv = editor_argv()
+            if argv is None:
+                raise EditorError(NO_EDITOR)
+            with self.app.suspend():
+                text = edit_text(self.text, argv)
+        except EditorError as exc:
+            self.notify(str(exc), title="editor", severity="warning", markup=False)
+            return
+        except SuspendNotSupported:
+            message = "this terminal cannot be handed to an editor"
+            self.notify(message, title="editor", severity="warning")
+            return
+        self._recall_index = None
+        self.load_text(text)
+        self.move_cursor(self.document.end)
 
     def action_recall(self, step: int) -> None:
         """Up in an empty composer walks back through sent prompts; Down walks forward."""
