@@ -4,6 +4,7 @@ everything else (comments, order, line endings, permissions) stays."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -114,3 +115,16 @@ def test_a_broken_file_is_left_alone_with_one_line_saying_why(tmp_path):
     assert "not valid TOML" in str(caught.value) and "\n" not in str(caught.value)
     assert path.read_text() == text
     assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # no temporary left over
+
+
+def test_the_template_uncommented_is_a_valid_config_with_every_key_known(tmp_path):
+    """The template stays true: each example line, uncommented, is read without a warning."""
+    examples = [line[2:] for line in TEMPLATE.splitlines() if re.match(r"# (\[|[\w\"-]+ = )", line)]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(examples) + "\n")
+    settings = resolve(path=path, env={})
+    assert settings.warnings == ()
+    assert settings.theme == "tokentide-dark" and settings.endpoint.name == "lmstudio"
+    assert {"provider", "theme", "providers", "prompts", "timeouts", "limits", "prices"} <= set(
+        tomllib.loads(path.read_text())
+    )

@@ -48,6 +48,9 @@ TEMPLATE = """\
 # [providers.lmstudio.headers]   # extra request headers
 # X-Team = "search"
 
+# [prompts]                      # more system prompts to pick in the app (Ctrl+S)
+# concise = "Answer in one short paragraph."
+
 # [timeouts]
 # connect = 10                   # seconds to connect
 # read = 120                     # longest silence between two reads of a stream
