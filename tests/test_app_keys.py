@@ -198,3 +198,41 @@ async def test_notices_cover_neither_the_prompt_nor_the_status_line(server):
         assert toast.region.right >= SIZE[0] - 2  # at the right
         for widget in (screen.composer, screen.status):
             assert not toast.region.overlaps(widget.region), widget
+
+
+CODE_ANSWER = (
+    "Intro.\n\n```python\ndef f():\n    return 1\n```\n\n"
+    "1. Install it:\n\n   ```bash\n   pip install tokentide\n   ```\n\n"
+    "> quoted\n>\n>     indented code\n\n"
+    "The end.\n"
+)
+"""Three code blocks: a fence, a fence in a list item, indented code in a quote."""
+
+
+def test_code_blocks_are_found_in_the_order_they_are_drawn():
+    from tokentide.tui.markdown.fences import CodeBlock, code_blocks
+
+    assert code_blocks(CODE_ANSWER) == [
+        CodeBlock("python", "def f():\n    return 1"),
+        CodeBlock("bash", "pip install tokentide"),
+        CodeBlock("", "indented code"),
+    ]
+    assert code_blocks("```js\nunclosed(") == [CodeBlock("js", "unclosed(")]
+
+
+async def test_each_code_block_is_labelled_with_its_number(server):
+    server.script(CODE_ANSWER)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "code")
+        await wait_idle(pilot)
+        view = answers(app)[0].markdown
+        rows = [strip.text for strip in view._strips]
+        labelled = [
+            (y, row.split()[-1]) for y, row in enumerate(rows) if row.rstrip().endswith("]")
+        ]
+        assert [label for _, label in labelled] == ["[1]", "[2]", "[3]"]
+        # Each label sits on the line above its block's code.
+        firsts = ["def f():", "pip install tokentide", "indented code"]
+        for (y, _), first in zip(labelled, firsts, strict=True):
+            assert first in rows[y + 1]

@@ -90,9 +90,19 @@ def draw(lines: Iterable[TokenLine], width: int, look: CodeLook) -> list[Line]:
     return drawn
 
 
+PAD = "tokentide.code_pad"
+"""Style meta on a code block's padding lines: the app finds each block's top
+line by it and labels the block with its number (widgets/markdown_view.py)."""
+
+
 def blank(width: int, look: CodeLook) -> Line:
-    """A padding line of the code block's background."""
-    return [Segment(" " * width, look.background)]
+    """A padding line of the code block's background (marked as one, by `PAD`)."""
+    return [Segment(" " * width, _pad_style(look.background))]
+
+
+@cache
+def _pad_style(background: Style) -> Style:
+    return background + Style.from_meta({PAD: True})
 
 
 def _fold(segments: Line, width: int) -> list[Line]:

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
+from ..markdown import code
 from ..markdown.document import LiveDocument
 from ..markdown.render import SAFE_LINKS, BlockRenderer, Palette, render_console
 from .layout import LaidOutOnce
@@ -65,6 +66,8 @@ class MarkdownView(LaidOutOnce, Widget):
         self._growth_due: Timer | None = None
         self._finished = False
         self._settling: set[asyncio.Task] = set()
+        self._code_pads: list[int] = []
+        """Lines that are a code block's padding, top and bottom, in order."""
 
     # -- the text --------------------------------------------------------------
 
@@ -139,7 +142,7 @@ class MarkdownView(LaidOutOnce, Widget):
         assert document is not None
         height = document.height
         del self._strips[first:]
-        self._strips.extend(self._strip(document.line(y)) for y in range(first, height))
+        self._strips.extend(self._strip(document.line(y), y) for y in range(first, height))
         shown = self._shown
         if height != shown and (grow or time.monotonic() >= self._next_growth):
             self._grow()
@@ -160,7 +163,18 @@ class MarkdownView(LaidOutOnce, Widget):
         top = min(old, self._shown)
         self.refresh(Region(0, top, self.size.width, max(old, self._shown) - top), layout=True)
 
-    def _strip(self, line: list[Segment]) -> Strip:
+    def _strip(self, line: list[Segment], y: int) -> Strip:
+        """Line `y` as a strip; lines are made in order from the first that
+        changed, so the code blocks above `y` are counted already and the top
+        line of a block can be labelled with its number (`[2]`: what Copy
+        code block 2 copies, tui/markdown/fences.py)."""
+        pads = self._code_pads
+        while pads and pads[-1] >= y:
+            pads.pop()
+        if any(style is not None and style.meta.get(code.PAD) for _, style, _ in line):
+            pads.append(y)
+            if len(pads) % 2:  # a top: every block has one padding line above, one below
+                line = _label(line, f"[{len(pads) // 2 + 1}]")
         return Strip(line).extend_cell_length(self._width)
 
     async def _settle(self, document: LiveDocument) -> None:
@@ -201,11 +215,11 @@ class MarkdownView(LaidOutOnce, Widget):
                 document.feed(self._take())
                 if self._finished:
                     document.finish()
-            self._strips = [self._strip(document.line(y)) for y in range(document.height)]
+            self._strips = [self._strip(document.line(y), y) for y in range(document.height)]
             self._shown = len(self._strips)
         elif width != document.width and width > 0:
             document.resize(width)
-            self._strips = [self._strip(document.line(y)) for y in range(document.height)]
+            self._strips = [self._strip(document.line(y), y) for y in range(document.height)]
             self._shown = len(self._strips)
         return self._shown
 
@@ -261,3 +275,23 @@ def _highlight(strip: Strip, start: int, end: int, look: Style) -> Strip:
             if piece:
                 segments.append(Segment(piece, piece_style))
     return Strip(segments, strip.cell_length)
+
+
+LABEL = Style(dim=True)
+
+
+def _label(line: list[Segment], label: str) -> list[Segment]:
+    """A code block's top padding line with `label` at its right end."""
+    for index in range(len(line) - 1, -1, -1):
+        text, style, _ = line[index]
+        if style is not None and style.meta.get(code.PAD):
+            if len(text) < len(label) + 2:
+                return line  # too narrow to say
+            return [
+                *line[:index],
+                Segment(text[: -len(label) - 1], style),
+                Segment(label, style + LABEL),
+                Segment(" ", style),
+                *line[index + 1 :],
+            ]
+    return line
