@@ -103,7 +103,8 @@ app = typer.Typer(
     "and Esc stops generation (and billing) mid-answer. "
     'tokentide "PROMPT" opens the app and sends PROMPT.',
     epilog="In the app: Enter sends · Ctrl+J new line · Ctrl+E edits the prompt in $EDITOR · "
-    "Esc stops the answer · Ctrl+R retries · Ctrl+N new chat · Ctrl+P palette (themes, "
+    "Esc stops the answer · Ctrl+R retries · Ctrl+N new chat · Ctrl+O switches model · "
+    "Ctrl+S system prompt · Ctrl+P palette (themes, "
     "screenshot) · Ctrl+Q quits.",
     add_completion=False,
     no_args_is_help=False,
