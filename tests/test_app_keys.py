@@ -3,8 +3,17 @@ against the real demo server over loopback."""
 
 from __future__ import annotations
 
+import base64
+import re
+
+import pytest
+
+from tests.pilot import answers, make_app, send, wait_idle
+from tokentide.client.demo import DemoServer
 from tokentide.client.meter import Expectation, Metrics, TokensSaved
 from tokentide.tui import format as fmt
+
+SIZE = (100, 40)
 
 
 def test_a_stopped_answers_estimated_count_is_marked():
@@ -16,16 +25,6 @@ def test_a_stopped_answers_estimated_count_is_marked():
 
 
 # -- the rest drive the app ------------------------------------------------------
-
-import base64
-import re
-
-import pytest
-
-from tests.pilot import answers, make_app, send, wait_idle
-from tokentide.client.demo import DemoServer
-
-SIZE = (100, 40)
 
 
 @pytest.fixture
@@ -236,3 +235,214 @@ async def test_each_code_block_is_labelled_with_its_number(server):
         firsts = ["def f():", "pip install tokentide", "indented code"]
         for (y, _), first in zip(labelled, firsts, strict=True):
             assert first in rows[y + 1]
+
+
+async def test_keys_on_a_focused_message_copy_it_or_its_code_block_n(server, over_ssh, monkeypatch):
+    server.script(CODE_ANSWER)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = Osc52(app, monkeypatch)
+        screen = app.screen
+        await send(pilot, "some code")
+        await wait_idle(pilot)
+        (answer,) = answers(app)
+        await pilot.press("alt+up")
+        assert screen.focused is answer
+        await pilot.press("c")
+        await pilot.press("2")
+        await pilot.press("3")
+        await pilot.press("1")
+        assert terminal.copies == [
+            CODE_ANSWER,
+            "pip install tokentide",
+            "indented code",
+            "def f():\n    return 1",
+        ]
+        assert "Code block 1 “def f():” (21 characters, 2 lines)" in notes(app)[-1]
+        await pilot.press("up")  # Up on a message: the one above, the prompt
+        assert screen.focused is screen.query_one("UserMessage")
+        await pilot.press("c")
+        assert terminal.copies[-1] == "some code"
+        await pilot.press("alt+down", "down")  # past the last message: back to the prompt
+        assert screen.focused is screen.composer
+
+
+async def test_a_key_a_message_does_not_take_is_typed_into_the_prompt(server):
+    server.script(CODE_ANSWER)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await send(pilot, "code")
+        await wait_idle(pilot)
+        await pilot.press("ctrl+up")
+        assert screen.focused is answers(app)[0]
+        await pilot.press("4", "x")  # three code blocks: 4 is not a key of this answer
+        assert screen.focused is screen.composer and screen.composer.text == "4x"
+        await pilot.press("alt+up", "escape")  # Esc on a message: back to the prompt
+        assert screen.focused is screen.composer and screen.composer.text == "4x"
+
+
+async def test_the_focused_message_is_highlighted(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_idle(pilot)
+        prompt = app.screen.query_one("UserMessage")
+        before = prompt.styles.border_left
+        await pilot.press("alt+up", "alt+up")
+        assert app.screen.focused is prompt
+        assert prompt.styles.border_left != before
+        answer = answers(app)[0].markdown
+        assert not answer.styles.border_left[0]
+        width = answer.content_region.width
+        await pilot.press("down")
+        assert answer.styles.border_left[0]  # a bar at the answer's left edge...
+        assert answer.content_region.width == width  # ...in place of its padding
+
+
+async def test_the_palette_copies_the_last_answer_and_its_code_blocks(
+    server, over_ssh, monkeypatch
+):
+    from tokentide.tui.screens.copy_commands import CopyCommands
+
+    server.script(CODE_ANSWER)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = Osc52(app, monkeypatch)
+        await send(pilot, "code")
+        await wait_idle(pilot)
+        provider = CopyCommands(app.screen)
+        shown = [hit.text async for hit in provider.discover()]
+        assert shown == [
+            "Copy answer",
+            "Copy code block 1",
+            "Copy code block 2",
+            "Copy code block 3",
+        ]
+        (hit,) = [hit async for hit in provider.search("copy code block 2")][:1]
+        hit.command()
+        assert terminal.copies == ["pip install tokentide"]
+        assert "bash · pip install tokentide" in hit.help
+
+
+async def test_typing_after_a_click_in_the_conversation_lands_in_the_prompt(server):
+    server.script("An answer.")
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await send(pilot, "question")
+        await wait_idle(pilot)
+        await pilot.click(answers(app)[0].markdown, offset=(3, 0))
+        await pilot.press("h", "i")
+        await pilot.click(screen.query_one("UserMessage"))
+        await pilot.press("space", "t")
+        await pilot.click(screen.conversation, offset=(2, 1))  # empty space above the messages
+        await pilot.press("o", "o")
+        assert screen.composer.text == "hi too"
+        assert screen.focused is screen.composer
+
+
+LONG = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(60))
+
+
+async def test_page_keys_scroll_the_conversation_from_the_prompt(server):
+    server.script(LONG)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        conversation = screen.conversation
+        await send(pilot, "long")
+        await wait_idle(pilot)
+        bottom = conversation.scroll_y
+        assert bottom == conversation.max_scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert conversation.scroll_y < bottom
+        assert screen.focused is screen.composer
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert conversation.scroll_y == bottom
+        await pilot.press("home")  # from an empty prompt: the top
+        await pilot.pause()
+        assert conversation.scroll_y == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert conversation.following
+        await pilot.press("d", "r", "a", "f", "t", "home")  # in a prompt being written: its own
+        await pilot.pause()
+        assert conversation.scroll_y == bottom and screen.composer.cursor_location == (0, 0)
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert conversation.scroll_y == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert conversation.scroll_y == 0 and screen.composer.cursor_location == (0, 5)
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert conversation.following and screen.composer.text == "draft"
+
+
+def footer_keys(app) -> dict[str, str]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.key: key.description for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_shows_esc_while_streaming_and_end_when_scrolled_up(server):
+    server.tokens_per_second = 150
+    server.script(LONG + "\n\n" + LONG)
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        assert "escape" not in footer_keys(app) and "end" not in footer_keys(app)
+        await send(pilot, "long")
+        await server.await_for(lambda r: r.tokens_sent >= 150, timeout=10)
+        await pilot.pause()
+        assert footer_keys(app)["escape"] == "Stop"
+        assert "end" not in footer_keys(app)  # following already
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert footer_keys(app)["end"] == "Follow"
+        hint = screen.query_one("NewOutputHint")
+        sent = server.requests[-1].tokens_sent
+        await server.await_for(lambda r: r.tokens_sent >= sent + 60, timeout=10)
+        await pilot.pause()
+        assert hint.has_class("-shown")
+        first = int(re.search(r"↓ (\d+) new lines?", str(hint.render()))[1])
+        assert first > 0
+        sent = server.requests[-1].tokens_sent
+        await server.await_for(lambda r: r.tokens_sent >= sent + 60, timeout=10)
+        await pilot.pause(
+            0.2
+        )  # let the view grow: it grows on its own clock, at most 8 times a second
+        later = int(re.search(r"↓ (\d+) new lines?", str(hint.render()))[1])
+        assert later > first
+        await pilot.press("end")
+        await pilot.pause()
+        assert "end" not in footer_keys(app) and not hint.has_class("-shown")
+        await pilot.press("escape")
+        await wait_idle(pilot)
+        assert "escape" not in footer_keys(app)
+
+
+async def test_f1_lists_every_key_grouped_by_where_it_works(server):
+    from tokentide.tui.screens.keys import KeysScreen
+
+    app = make_app(server.base_url)
+    async with app.run_test(size=(100, 60)) as pilot:
+        chat = app.screen
+        await pilot.press("f1")
+        assert isinstance(app.screen, KeysScreen)
+        text = "\n".join(screen_rows(app))
+        for area in ("Anywhere", "Chat", "Prompt", "A focused message", "Conversation list"):
+            assert area in text
+        described = [b.description for _, b in chat._bindings if b.description and not b.system]
+        for description in [*described, "Copy code block", "Quit", "Keys", "Send", "Rename"]:
+            assert description in text, description
+        await pilot.press("escape")
+        assert app.screen is chat
+
+
+def screen_rows(app) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]

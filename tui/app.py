@@ -29,7 +29,10 @@ class TokentideApp(App[int]):
     """Holds the settings; the chat screen does the work."""
 
     TITLE = "tokentide"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f1", "keys", "Keys", id="keys"),
+    ]
 
     CSS = """
     /* Notices at the top right, under the title bar: Textual's default spot,
@@ -177,6 +180,15 @@ class TokentideApp(App[int]):
             severity="warning",
             markup=False,
         )
+
+    def action_keys(self) -> None:
+        """F1: every key, grouped, read from the bindings (screens/keys.py)."""
+        from .screens.keys import KeysScreen, key_groups
+
+        if isinstance(self.screen, KeysScreen):
+            return
+        chat = next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)
+        self.push_screen(KeysScreen(key_groups(self, chat)))
 
     async def action_quit(self) -> None:
         await self._quit(0)

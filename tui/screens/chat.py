@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,11 +45,13 @@ from ..widgets.conversation import Conversation
 from ..widgets.earlier_hint import EarlierHint
 from ..widgets.error_block import ErrorBlock
 from ..widgets.history_panel import HistoryPanel
+from ..widgets.message_actions import MessageAction
 from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
 from .ask_screens import Confirm, Rename
 from .chat_commands import ModelCommands
+from .copy_commands import CopyCommands
 from .model_picker import ModelChoice, ModelPicker
 from .system_prompt import EDIT, SystemPromptEditor, SystemPromptPicker
 
@@ -70,16 +72,63 @@ class ChatScreen(Screen):
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop", priority=True),
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
-        Binding("ctrl+c", "copy_selection", "Copy", id="copy-selection", show=False),
+        Binding(
+            "ctrl+c",
+            "copy_selection",
+            "Copy",
+            id="copy-selection",
+            show=False,
+            tooltip="the text selected with the mouse (while an answer streams, Ctrl+C stops it)",
+        ),
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("ctrl+b", "history", "History", id="history"),
         Binding("ctrl+u", "load_earlier", "Earlier messages", id="load-earlier", priority=True),
         Binding("end", "follow", "Follow", id="follow", priority=True),
+        Binding(
+            "ctrl+end",
+            "follow(True)",
+            "Follow",
+            id="follow-ctrl",
+            priority=True,
+            show=False,
+            tooltip="the end of the conversation, following the answer (End: from an empty prompt)",
+        ),
+        Binding(
+            "home",
+            "scroll_conversation('home')",
+            "Top",
+            id="top",
+            priority=True,
+            show=False,
+            tooltip="the top of the conversation (from an empty prompt; Ctrl+Home from any)",
+        ),
+        Binding(
+            "ctrl+home", "scroll_conversation('home', True)", "Top", id="top-ctrl", priority=True
+        ),
+        Binding("pageup", "scroll_conversation('up')", "Page up", id="page-up", priority=True),
+        Binding(
+            "pagedown", "scroll_conversation('down')", "Page down", id="page-down", priority=True
+        ),
+        Binding(
+            "alt+up,ctrl+up",
+            "focus_message(-1)",
+            "Messages",
+            id="message-previous",
+            tooltip="focus the message above (from the prompt: the last one); F1 lists its keys",
+        ),
+        Binding("alt+down,ctrl+down", "focus_message(1)", "Next message", id="message-next"),
+        Binding(
+            "escape",
+            "to_prompt",
+            "Prompt",
+            id="to-prompt",
+            tooltip="from a message, back to the prompt",
+        ),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("ctrl+s", "system_prompt", "System prompt", id="system-prompt"),
     ]
-    COMMANDS = {ModelCommands}
+    COMMANDS = {ModelCommands, CopyCommands}
 
     DEFAULT_CSS = """
     ChatScreen {
@@ -95,6 +144,10 @@ class ChatScreen(Screen):
 
     streaming: var[bool] = var(False, bindings=True)
     """True from Enter until the answer is recorded; drives which bindings apply."""
+    scrolled_up: var[bool] = var(False, bindings=True)
+    """The reader left the end of the conversation: End (follow) applies."""
+    _prompt_empty: var[bool] = var(True, bindings=True)
+    """Home and End scroll the conversation only from an empty prompt."""
 
     def __init__(self, settings: Settings, params: Params | None = None) -> None:
         super().__init__()
@@ -205,8 +258,18 @@ class ChatScreen(Screen):
             return self.streaming
         if action == "retry":
             return self.failed_prompt is not None and not self.streaming
-        if action == "follow":
-            return not self.conversation.following
+        if action == "follow":  # End in a prompt being written moves its cursor
+            typing = self.focused is self.composer and bool(self.composer.text)
+            return not self.conversation.following and (bool(parameters) or not typing)
+        if action == "scroll_conversation":  # from the prompt or a message, not a panel
+            if not self._reading():
+                return False
+            typing = self.focused is self.composer and bool(self.composer.text)
+            return parameters[0] != "home" or len(parameters) > 1 or not typing
+        if action == "focus_message":
+            return self._reading() and bool(self._messages())
+        if action == "to_prompt":
+            return self.focused is not self.composer and self._reading()
         if action == "load_earlier":  # else Ctrl+U edits the prompt, as usual
             return bool(self.query(EarlierHint))
         return True
@@ -355,12 +418,19 @@ class ChatScreen(Screen):
     # -- following the stream ----------------------------------------------
 
     @on(Conversation.NewOutput)
-    def _show_hint(self) -> None:
-        self.query_one(NewOutputHint).add_class("-shown")
+    def _show_hint(self, event: Conversation.NewOutput) -> None:
+        hint = self.query_one(NewOutputHint)
+        hint.count(event.lines)
+        hint.add_class("-shown")
 
     @on(Conversation.AtEnd)
     def _hide_hint(self) -> None:
         self.query_one(NewOutputHint).remove_class("-shown")
+        self.scrolled_up = False
+
+    @on(Conversation.LeftEnd)
+    def _left_end(self) -> None:
+        self.scrolled_up = True
 
     # -- actions -----------------------------------------------------------
 
@@ -394,9 +464,121 @@ class ChatScreen(Screen):
         if in_flight.task is not None:
             in_flight.task.cancel()
 
-    def action_follow(self) -> None:
+    def action_follow(self, ctrl: bool = False) -> None:
         self.conversation.follow()
         self._hide_hint()
+
+    # -- keys for reading: scrolling, message focus, copying -----------------
+
+    def _reading(self) -> bool:
+        """The focus is on the prompt or in the conversation (not in a panel)."""
+        focused = self.focused
+        return focused is None or focused is self.composer or self._in_conversation(focused)
+
+    def _in_conversation(self, widget: Widget) -> bool:
+        conversation = self.conversation
+        return widget is conversation or conversation in widget.ancestors
+
+    def action_scroll_conversation(self, where: str, ctrl: bool = False) -> None:
+        """PageUp, PageDown and Home reach the conversation from the prompt."""
+        conversation = self.conversation
+        if where == "up":
+            conversation.scroll_page_up(animate=False)
+        elif where == "down":
+            conversation.scroll_page_down(animate=False)
+        else:
+            conversation.scroll_home(animate=False)
+
+    def _messages(self) -> list[UserMessage | AssistantMessage]:
+        """The messages on screen, top to bottom (an answer that never started is hidden)."""
+        return [
+            child
+            for child in self.conversation.children
+            if isinstance(child, UserMessage | AssistantMessage) and child.display
+        ]
+
+    def action_focus_message(self, step: int) -> None:
+        """Alt+Up from the prompt: the last message; then Up/Down (or Alt+Up/Down)
+        move between messages, and past the last one back to the prompt."""
+        messages = self._messages()
+        focused = self.focused
+        if focused in messages:
+            index = messages.index(focused) + step  # type: ignore[arg-type]
+            if index >= len(messages):
+                self.composer.focus()
+            elif index >= 0:
+                messages[index].focus()
+        elif step < 0 and messages:
+            messages[-1].focus()
+
+    def action_to_prompt(self) -> None:
+        self.composer.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing lands in the prompt: a character typed while a message or the
+        conversation has the focus goes to the prompt (unless it is one of the
+        focused message's keys, such as c), and so does the focus."""
+        focused = self.focused
+        if not event.is_printable or event.character is None or focused is None:
+            return
+        if not self._in_conversation(focused) or event.key in self.active_bindings:
+            return
+        event.stop()
+        event.prevent_default()
+        self.composer.focus()
+        self.composer.insert(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste (bracketed) while reading goes to the prompt too."""
+        focused = self.focused
+        if focused is not None and self._in_conversation(focused):
+            event.stop()
+            self.composer.focus()
+            self.composer.insert(event.text)
+
+    @on(Composer.Changed, "#composer")
+    def _prompt_changed(self) -> None:
+        self._prompt_empty = not self.composer.text
+
+    def message_can(self, widget: Widget, action: str, number: int = 0) -> bool:
+        """Whether a key on a focused message applies (else it is hidden, and a
+        letter typed goes to the prompt). Regenerate, edit and continue are
+        hooks for features to come: each says True here once it is built and
+        handled in `_message_action`."""
+        if action == "copy":
+            return isinstance(widget, UserMessage | AssistantMessage)
+        if action == "copy_code":
+            return isinstance(widget, AssistantMessage) and number <= len(widget.code_blocks())
+        return False  # "regenerate", "edit", "continue": not built yet
+
+    @on(MessageAction)
+    def _message_action(self, event: MessageAction) -> None:
+        widget = event.widget
+        if event.action == "copy" and isinstance(widget, UserMessage | AssistantMessage):
+            self.copy_message(widget)
+        elif event.action == "copy_code" and isinstance(widget, AssistantMessage):
+            self.copy_code(widget, event.number)
+
+    def copy_target(self) -> UserMessage | AssistantMessage | None:
+        """The focused message, else the last answer: what the palette copies."""
+        if isinstance(self.focused, UserMessage | AssistantMessage):
+            return self.focused
+        answers = [m for m in self._messages() if isinstance(m, AssistantMessage)]
+        return answers[-1] if answers else None
+
+    def copy_message(self, widget: UserMessage | AssistantMessage) -> None:
+        what = "Prompt" if isinstance(widget, UserMessage) else "Answer"
+        self.app.copy_to_clipboard(widget.copy_text(), what=what)  # type: ignore[call-arg]
+
+    def copy_code(self, answer: AssistantMessage, number: int) -> None:
+        """Code block `number` (from 1, as labelled) of `answer`: its code only."""
+        blocks = answer.code_blocks()
+        if not 1 <= number <= len(blocks):
+            have = f"{len(blocks)} code block{'s' if len(blocks) != 1 else ''}"
+            self.notify(f"This answer has {have}.", title="Copy", severity="warning")
+            return
+        what = f"Code block {number}"
+        self.app.copy_to_clipboard(blocks[number - 1].code, what=what)  # type: ignore[call-arg]
 
     async def action_retry(self) -> None:
         prompt = self.failed_prompt

@@ -28,25 +28,37 @@ from tokentide.client.events import (
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
+from ..markdown.fences import CodeBlock, code_blocks
 from ..prices import Cost, usd
 from ..safe_text import SafeStream, one_line, safe_text, terminal_safe
 from .drawn import DRAWN_CHARS, drawn
 from .json_view import JsonView
 from .layout import LaidOutOnce
 from .markdown_view import MarkdownView
+from .message_actions import CODE_BINDINGS, MESSAGE_BINDINGS, MessageKeys
 from .tool_call_view import ToolCallView
 
 REDRAW_INTERVAL = 0.1
 """Seconds between redraws of the thinking and tool-call parts (at most 10/s)."""
 
 
-class AssistantMessage(LaidOutOnce, Vertical):
+class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
     """Built to be filled while streaming; every part is created on demand."""
+
+    BINDINGS = [*MESSAGE_BINDINGS, *CODE_BINDINGS]
 
     DEFAULT_CSS = """
     AssistantMessage {
         height: auto;
         margin: 0 0 1 0;
+        /* Focused: a bar in place of the text's left padding (the same
+           width, so the answer is not wrapped again) and a tint. */
+        &:focus > MarkdownView {
+            border-left: outer $accent;
+            padding: 0 1 0 0;
+            background: $accent 8%;
+        }
+        &:focus > .footer { background: $accent 8%; }
         & > #thinking {
             display: none;
             margin: 0;
@@ -83,6 +95,9 @@ class AssistantMessage(LaidOutOnce, Vertical):
         self._redraw_timer: Timer | None = None
         self._drawn_at = 0.0
         self._drawn_chars = 0  # of the answer's text, up to DRAWN_CHARS
+        self.message: Message | None = None
+        """The answer as it ended (set by `finish`)."""
+        self._code: tuple[str, list[CodeBlock]] = ("", [])
 
     def compose(self) -> ComposeResult:
         with Collapsible(title="thinking…", collapsed=True, id="thinking"):
@@ -140,6 +155,26 @@ class AssistantMessage(LaidOutOnce, Vertical):
         if held := self._safe.flush():
             self.markdown.write(held)
         await self.markdown.finish()
+
+    # -- copying -------------------------------------------------------------
+
+    def copy_text(self) -> str:
+        """The answer's text as the server sent it (so far, while it streams),
+        all of it: the app may draw less (DRAWN_CHARS)."""
+        if self.message is not None:
+            return self.message.text
+        if self._message_of is not None:
+            return self._message_of().text
+        return self.markdown.source
+
+    def code_blocks(self) -> list[CodeBlock]:
+        """The answer's code blocks, numbered from 1 as they are labelled."""
+        if self.structured:
+            return []  # a JSON answer is drawn as JSON, not as Markdown
+        text = self.copy_text()
+        if self._code[0] != text:  # asked each time the key bar is drawn: parse once
+            self._code = (text, code_blocks(text))
+        return self._code[1]
 
     # -- parts ---------------------------------------------------------------
 
@@ -199,6 +234,7 @@ class AssistantMessage(LaidOutOnce, Vertical):
 
     def finish(self, message: Message, metrics: Metrics) -> None:
         """Final footer; the thinking title says how long it was."""
+        self.message = message
         if self._redraw_timer is not None:
             self._redraw_timer.stop()
             self._redraw_timer = None

@@ -20,4 +20,9 @@ class NewOutputHint(Static):
     """
 
     def __init__(self) -> None:
-        super().__init__("↓ new output (End to follow)", markup=False, id="new-output")
+        super().__init__("↓ new output · End follows", markup=False, id="new-output")
+
+    def count(self, lines: int) -> None:
+        """How much arrived below since the reader scrolled up: a number that
+        grows says the answer goes on; End (Ctrl+End while typing) follows."""
+        self.update(f"↓ {lines} new line{'s' if lines != 1 else ''} · End follows")
