@@ -74,3 +74,8 @@ class ChatRequest:
     stream: bool = True
     output_schema: OutputSchema | None = None
     thinking: Thinking | None = None
+    prefill: bool = False
+    """The last message is the start of the assistant's answer, to be continued
+    rather than answered (Continue on a stopped answer). Only some wires and
+    models do that (`WireFormat.can_prefill`); the others refuse the request
+    with a ConfigError instead of sending an answer the server would ignore."""

@@ -26,9 +26,10 @@ the answer's `stop`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from ..errors import ApiError, cut_off
+from ..errors import ApiError, ConfigError, cut_off
 from ..events import (
     Finished,
     ReasoningDelta,
@@ -43,6 +44,7 @@ from .base import (
     HttpRequest,
     as_dict,
     as_list,
+    check_prefill,
     count,
     error_excerpt,
     error_words,
@@ -75,7 +77,20 @@ class AnthropicMessages:
     label = "Anthropic Messages"
     framing = "sse"
 
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """Messages continues a trailing assistant message, except with thinking
+        (the answer would have to start with a thinking block) and on Claude
+        models from 4.6 on, which answer it with a 400."""
+        return request.thinking is None and prefill_allowed(request.model)
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        if request.prefill and not self.can_prefill(request):
+            raise ConfigError(
+                f"{request.model} cannot continue an answer in place"
+                + (" with thinking on" if request.thinking is not None else ""),
+                fix="ask it to continue with a new message",
+            )
+        check_prefill(request, self.label)
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         body: dict[str, Any] = {
             "model": request.model,
@@ -370,7 +385,42 @@ def to_wire_messages(request: ChatRequest) -> list[dict[str, Any]]:
                 {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
             )
         wire.append({"role": "assistant", "content": content})
+    if request.prefill and wire and wire[-1]["role"] == "assistant":
+        # The API refuses a final assistant message that ends in whitespace.
+        for block in wire[-1]["content"][::-1]:
+            if block.get("type") == "text":
+                block["text"] = block["text"].rstrip()
+                break
     return wire
+
+
+PREFILL_UNTIL = (4, 6)
+"""The first Claude version that refuses a prefill ("This model does not support
+assistant message prefill. The conversation must end with a user message")."""
+
+_CLAUDE_PART = re.compile(r"[-._:/@]")
+
+
+def prefill_allowed(model: str) -> bool:
+    """Whether `model` continues a trailing assistant message. Claude names
+    come as claude-3-5-sonnet-20241022, claude-sonnet-4-20250514,
+    claude-opus-4-1, claude-opus-4-6, us.anthropic.claude-opus-4-6-v1:0 or
+    anthropic/claude-sonnet-4.6: the first number is the major version, a
+    following one or two digits the minor (eight digits are a date). A Claude
+    name whose version cannot be read counts as a new model: a visible
+    continue turn works on every model, a refused prefill on none. Other
+    models served over Messages (the demo, compatible servers) continue it."""
+    name = model.lower()
+    at = name.find("claude")
+    if at < 0:
+        return True
+    numbers = [part for part in _CLAUDE_PART.split(name[at + len("claude") :]) if part]
+    for n, part in enumerate(numbers):
+        if part.isdigit() and len(part) <= 2:
+            following = numbers[n + 1] if n + 1 < len(numbers) else ""
+            minor = int(following) if following.isdigit() and len(following) <= 2 else 0
+            return (int(part), minor) < PREFILL_UNTIL
+    return False
 
 
 def error_event(payload: dict[str, Any], mid_stream: bool = True) -> ApiError:

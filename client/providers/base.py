@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ..errors import ApiError
+from ..errors import ApiError, ConfigError
 from ..events import FINISH_REASONS, StreamEvent
 from ..request import ChatRequest
 
@@ -65,7 +65,15 @@ class WireFormat(Protocol):
     """For messages: "the base URL speaks the {label} format"."""
     framing: Framing
 
-    def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest: ...
+    def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        """The HTTP request; a `request.prefill` the wire cannot honour
+        (`can_prefill`) is a ConfigError, raised before anything is sent."""
+        ...
+
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """Whether the server continues a trailing assistant message for this
+        model and these options, so Continue can append to the same answer."""
+        ...
 
     def parser(self, request: ChatRequest) -> EventParser:
         """A parser for the answer to `request` (some formats answer differently
@@ -92,6 +100,23 @@ class WireFormat(Protocol):
         """After an error status: whether to send the request once more,
         because the format has learnt something about this endpoint."""
         ...
+
+
+def refuse_prefill(request: ChatRequest, label: str) -> None:
+    """For a wire that does not continue a trailing assistant message: most
+    servers answer it as if it were a new turn (OpenAI, Gemini) or reject it,
+    so a continuation is asked for with a visible user turn instead."""
+    if request.prefill:
+        raise ConfigError(
+            f"the {label} format cannot continue an answer in place",
+            fix="ask it to continue with a new message",
+        )
+
+
+def check_prefill(request: ChatRequest, label: str) -> None:
+    """A prefill needs the answer's start as the last message."""
+    if request.prefill and (not request.messages or request.messages[-1].role != "assistant"):
+        raise ConfigError(f"a {label} prefill needs the answer so far as the last message")
 
 
 def normalise_finish(native: str | None, words: Mapping[str, str]) -> str | None:

@@ -45,6 +45,7 @@ from .base import (
     error_words,
     frame_json,
     normalise_finish,
+    refuse_prefill,
     text_of,
 )
 from .openai_chat import error_text
@@ -74,7 +75,12 @@ class GeminiGenerate:
     label = "Gemini"
     framing = "sse"
 
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """Never: Gemini does not promise to continue a trailing model turn."""
+        return False
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        refuse_prefill(request, self.label)
         body: dict[str, Any] = {"contents": to_contents(request)}
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ApiError, cut_off
+from ..errors import ApiError, ConfigError, cut_off
 from ..events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from ..request import ChatRequest
 from .base import (
     HttpRequest,
     as_dict,
     as_list,
+    check_prefill,
     count,
     error_excerpt,
     error_words,
@@ -42,7 +43,19 @@ class OllamaChat:
     label = "Ollama"
     framing = "ndjson"
 
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """/api/chat continues a trailing assistant message (its maintainers'
+        advice for "continue": ollama/ollama#6778), but not with `think`:
+        the model would have to start a thinking part first."""
+        return request.thinking is None
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        if request.prefill and not self.can_prefill(request):
+            raise ConfigError(
+                "Ollama cannot continue an answer in place with thinking on",
+                fix="ask it to continue with a new message",
+            )
+        check_prefill(request, self.label)
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})

@@ -35,6 +35,7 @@ from .base import (
     error_words,
     frame_json,
     normalise_finish,
+    refuse_prefill,
 )
 
 FINISH = {"function_call": "tool_calls", "eos": "stop", "end_turn": "stop", "error": "error"}
@@ -51,7 +52,14 @@ class OpenAIChat:
         self.stream_options = True
         """False once the endpoint refused `stream_options` (Cohere)."""
 
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """Never: OpenAI answers a trailing assistant message as a new turn, and
+        which compatible server continues one (llama.cpp does; vLLM only with
+        its own `continue_final_message`) cannot be told from the URL."""
+        return False
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        refuse_prefill(request, self.label)
         body: dict[str, Any] = {
             "model": request.model,
             "messages": to_wire_messages(request.system, request.messages),

@@ -35,6 +35,7 @@ from .base import (
     error_words,
     frame_json,
     normalise_finish,
+    refuse_prefill,
     text_of,
 )
 from .openai_chat import error_text
@@ -52,7 +53,12 @@ class OpenAIResponses:
     label = "OpenAI Responses"
     framing = "sse"
 
+    def can_prefill(self, request: ChatRequest) -> bool:
+        """Never: Responses has no way to continue an answer in place."""
+        return False
+
     def build_request(self, request: ChatRequest, api_key: str | None) -> HttpRequest:
+        refuse_prefill(request, self.label)
         body: dict[str, Any] = {
             "model": request.model,
             "input": [
