@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Literal
 
 from textual import on
 from textual.app import App
@@ -19,6 +21,7 @@ from tokentide.client.config import Settings
 from . import clipboard
 from .garbage import settle_garbage
 from .safe_text import one_line, terminal_safe
+from .screens.app_commands import AppCommands
 from .screens.chat import ChatScreen
 from .signals import TERMINATING, Interruption
 from .theming import Preview
@@ -33,6 +36,7 @@ class TokentideApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
         Binding("f1", "keys", "Keys", id="keys"),
     ]
+    COMMANDS = App.COMMANDS | {AppCommands}
 
     CSS = """
     /* Notices at the top right, under the title bar: Textual's default spot,
@@ -66,6 +70,8 @@ class TokentideApp(App[int]):
         """Sent as soon as the chat screen is up (`tokentide "prompt"`)."""
         self.interruption = Interruption()
         """The SIGTERM/SIGHUP that ended the app, if one did (`run_app` says so after)."""
+        self.started = time.time()
+        """When this session began: Stats counts the history's answers since then."""
 
     def on_mount(self) -> None:
         # The model's name may come from the server (a base URL without one).
@@ -189,6 +195,80 @@ class TokentideApp(App[int]):
             return
         chat = next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)
         self.push_screen(KeysScreen(key_groups(self, chat)))
+
+    def chat_screen(self) -> ChatScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)
+
+    async def action_export(self, fmt: str = "markdown") -> None:
+        """The palette's Export: the open conversation to a new file (see
+        tui/export.py), named in a notice. Read after the history's queued
+        writes, so the answer just ended is in it."""
+        from .export import SUFFIX, file_stem, stored_text, unsaved_text, write_export
+        from .recorder import WRITER
+        from .store import HISTORY_ERRORS
+
+        chat = self.chat_screen()
+        if chat is None:
+            return
+        kind: Literal["markdown", "json"] = "json" if fmt == "json" else "markdown"
+        history = chat.history
+
+        def from_history() -> tuple[str, str] | None:
+            store, conversation_id = history.store, history.conversation_id
+            if store is None or conversation_id is None:
+                return None
+            head = store.conversation(conversation_id)
+            stem = file_stem(head.title if head else None, conversation_id)
+            return stored_text(store, conversation_id, kind), stem
+
+        try:
+            found = await asyncio.wrap_future(WRITER.submit(from_history))
+        except HISTORY_ERRORS as exc:
+            chat.notify(f"history: {exc}", title="Export", severity="warning", markup=False)
+            found = None
+        if found is None:
+            turns = list(chat.turns)
+            if not turns:
+                self.notify("Nothing to export yet: this conversation is empty.", title="Export")
+                return
+            found = unsaved_text(turns, kind), file_stem(turns[0].prompt.text, None)
+        text, stem = found
+        try:
+            path = await asyncio.to_thread(write_export, stem, SUFFIX[kind], text)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            self.notify(f"Cannot write the export: {why}", title="Export", severity="error")
+            return
+        self.notify(terminal_safe(str(path)), title="Exported", markup=False, timeout=8)
+
+    async def action_stats(self) -> None:
+        """The palette's Stats: `tokentide stats` figures for this session and
+        the whole history, read after the history's queued writes."""
+        from .history_cli import figures
+        from .recorder import WRITER
+        from .screens.stats import Figures, StatsScreen
+        from .store import HISTORY_ERRORS
+
+        chat = self.chat_screen()
+        if chat is None:
+            return
+        store, prices = chat.history.store, chat.settings.prices
+        session_line = chat.totals.describe()
+        if store is None:
+            shown = Figures(session_line, None, None, "history off: nothing recorded to count")
+        else:
+            since = self.started
+
+            def read() -> Figures:
+                session_days = max(time.time() - since, 0.0) / 86400
+                session = figures(store, prices, since_days=session_days)
+                return Figures(session_line, session, figures(store, prices))
+
+            try:
+                shown = await asyncio.wrap_future(WRITER.submit(read))
+            except HISTORY_ERRORS as exc:
+                shown = Figures(session_line, None, None, f"history: {one_line(str(exc))}")
+        await self.push_screen(StatsScreen(shown))
 
     async def action_quit(self) -> None:
         await self._quit(0)

@@ -104,8 +104,8 @@ app = typer.Typer(
     'tokentide "PROMPT" opens the app and sends PROMPT.',
     epilog="In the app: Enter sends · Ctrl+J new line · Ctrl+E edits the prompt in $EDITOR · "
     "Esc stops the answer · Ctrl+R retries · Ctrl+N new chat · Ctrl+O switches model · "
-    "Ctrl+S system prompt · Ctrl+P palette (themes, "
-    "screenshot) · Alt+Up focuses a message: c copies it, 1-9 its code blocks · "
+    "Ctrl+S system prompt · Ctrl+P palette (themes, export to Markdown or JSON, "
+    "stats, screenshot) · Alt+Up focuses a message: c copies it, 1-9 its code blocks · "
     "F1 lists every key · Ctrl+Q quits.",
     add_completion=False,
     no_args_is_help=False,

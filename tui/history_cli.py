@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tokentide.client.config import Settings
+from tokentide.client.config import Price, Settings
 
 from .exit_codes import ExitCode
 from .format import count
@@ -102,16 +102,15 @@ def show(conversation_id: int, fmt: str) -> None:
 
 
 def export(conversation_id: int, fmt: str, output: Path | None) -> None:
+    from .export import stored_text
+
     with opened() as store:
-        if fmt == "json":
-            text = json.dumps(store.export_json(conversation_id), ensure_ascii=False, indent=2)
-        else:
-            text = store.export_markdown(conversation_id)
+        text = stored_text(store, conversation_id, "json" if fmt == "json" else "markdown")
     if output is None:
         _print(text, is_json=fmt == "json")
         return
     try:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
     except OSError as exc:
         error_line(f"cannot write {output}: {exc.strerror or exc}")
         raise Failed(ExitCode.ERROR) from None
@@ -151,14 +150,26 @@ def delete(conversation_id: int, yes: bool) -> None:
     print(f"tokentide: deleted conversation {conversation_id} ({title})", file=sys.stderr)
 
 
-def stats(settings: Settings, model: str | None, since: float | None, as_json: bool) -> None:
+def figures(
+    store: Store,
+    prices: Mapping[str, Price],
+    *,
+    model: str | None = None,
+    since_days: float | None = None,
+) -> list[ModelStats]:
+    """Per model, with every ended answer priced first: what `tokentide stats`
+    prints and the app's Stats screen shows."""
     from .prices import price_answers
 
+    price_answers(store, prices)
+    return store.stats(model=model, since_days=since_days)
+
+
+def stats(settings: Settings, model: str | None, since: float | None, as_json: bool) -> None:
     with opened() as store:
-        price_answers(store, settings.prices)
-        rows = store.stats(model=model, since_days=since)
+        rows = figures(store, settings.prices, model=model, since_days=since)
     if as_json:
-        _json({"models": [_stats_json(row) for row in rows], "totals": _totals(rows)})
+        _json({"models": [_stats_json(row) for row in rows], "totals": totals(rows)})
         return
     if not rows:
         _print("no answers yet")
@@ -171,7 +182,9 @@ def _stats_json(row: ModelStats) -> dict[str, Any]:
     return asdict(row)
 
 
-def _totals(rows: list[ModelStats]) -> dict[str, Any]:
+def totals(rows: list[ModelStats]) -> dict[str, Any]:
+    """Sums over every model (None where no model has the figure, such as a cost)."""
+
     def total(name: str) -> Any:
         values = [getattr(row, name) for row in rows if getattr(row, name) is not None]
         return sum(values) if values else None

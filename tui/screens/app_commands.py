@@ -1,0 +1,77 @@
+"""The app's own commands in the command palette (Ctrl+P), beside the chat
+screen's model, prompt and copy commands and Textual's Theme: what a new
+user looks for by name before learning a key. Each runs the same action as
+its key, where it has one, so the two cannot differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .chat import ChatScreen
+
+COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    # (name, "chat" or "app", action, help)
+    (
+        "New chat",
+        "chat",
+        "new_chat",
+        "Start an empty conversation; this one stays in the history (Ctrl+N)",
+    ),
+    (
+        "Toggle conversation list",
+        "chat",
+        "history",
+        "Show or hide the saved conversations, to search and reopen one (Ctrl+B)",
+    ),
+    (
+        "Export conversation as Markdown",
+        "app",
+        "export('markdown')",
+        "Write this conversation to a .md file in the current directory; the notice names it",
+    ),
+    (
+        "Export conversation as JSON",
+        "app",
+        "export('json')",
+        "Write this conversation, every stored field, to a .json file in the current directory",
+    ),
+    (
+        "Stats",
+        "app",
+        "stats",
+        "TTFT, tokens/s, tokens, tokens saved and cost per model: this session and all history",
+    ),
+)
+
+
+class AppCommands(Provider):
+    """Offered wherever the palette opens, as long as a chat is open below it."""
+
+    def _chat(self) -> ChatScreen | None:
+        from .chat import ChatScreen
+
+        return next((s for s in self.app.screen_stack if isinstance(s, ChatScreen)), None)
+
+    def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        chat = self._chat()
+        if chat is None:
+            return
+        for name, owner, action, help_text in COMMANDS:
+            target = chat if owner == "chat" else self.app
+            yield name, partial(target.run_action, action), help_text
+
+    async def discover(self) -> Hits:
+        for name, run, help_text in self._commands():
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, run, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), run, help=help_text)

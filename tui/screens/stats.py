@@ -1,0 +1,139 @@
+"""Stats (the palette): what `tokentide stats` prints, in the app, for this
+session and for the whole history - per model, answers and stops, TTFT p50
+and p90, tokens/s p50, tokens received and saved by stopping, and cost.
+
+The figures are read by `TokentideApp.action_stats` (after the history's
+queued writes, so the answer just ended counts); this screen only lays
+them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..format import count
+from ..history_cli import totals
+from ..prices import usd
+from ..store import ModelStats
+
+COLUMNS = ("model", "answers", "stopped", "TTFT p50", "TTFT p90", "tok/s p50", "tokens", "saved")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the Stats screen shows."""
+
+    session_line: str
+    """The status line's own summary of this session (the history aside)."""
+    session: list[ModelStats] | None
+    """Answers the history recorded since the app started; None: no history."""
+    history: list[ModelStats] | None
+    """Every answer in the history; None: no history."""
+    history_off: str | None = None
+    """Why there is no history to read (history off, or the read failed)."""
+
+
+class StatsScreen(ModalScreen[None]):
+    """The figures, grouped: this session, then all history. Esc or q closes."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="stats.close")]
+
+    DEFAULT_CSS = """
+    StatsScreen {
+        align: center middle;
+        & > VerticalScroll {
+            width: 100;
+            max-width: 100%;
+            height: auto;
+            max-height: 90%;
+            padding: 0 2;
+            border: thick $primary;
+            background: $surface;
+        }
+        & .area { margin: 1 0 0 0; color: $text-primary; text-style: bold; }
+        & .note { color: $text-muted; }
+    }
+    """
+
+    def __init__(self, figures: Figures) -> None:
+        super().__init__()
+        self.figures = figures
+
+    def compose(self) -> ComposeResult:
+        figures = self.figures
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Stats"
+            scroll.border_subtitle = "Esc closes"
+            yield Static("This session", classes="area", markup=False)
+            yield Static(figures.session_line, classes="note", markup=False)
+            if figures.session:
+                yield Static(table(figures.session), id="session")
+            yield Static("All history", classes="area", markup=False)
+            if figures.history_off is not None:
+                yield Static(figures.history_off, classes="note", markup=False)
+            elif not figures.history:
+                yield Static("no answers yet", classes="note", markup=False)
+            else:
+                yield Static(table(figures.history), id="history")
+            yield Static(
+                "~ estimated: tokens saved by stopping, and counts the server did not give. "
+                "Cost only where a price is known (tokentide stats --json has every field).",
+                classes="note area",
+                markup=False,
+            )
+
+
+def table(rows: list[ModelStats]) -> Table:
+    """One row per model, most answers first, and a total row under several."""
+    priced = any(row.cost_usd is not None for row in rows)
+    grid = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    for name in COLUMNS + (("cost",) if priced else ()):
+        grid.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
+    for row in rows:
+        cells = [
+            Text(row.model or "?", overflow="ellipsis"),
+            str(row.answers),
+            str(row.stopped),
+            _ms(row.ttft_ms_p50),
+            _ms(row.ttft_ms_p90),
+            "–" if row.tokens_per_s_p50 is None else f"{row.tokens_per_s_p50:.1f}",
+            str(row.tokens_received),
+            f"~{row.tokens_saved}" if row.tokens_saved else "–",
+        ]
+        if priced:
+            cells.append(_cost(row.cost_usd, row.cost_saved_usd))
+        grid.add_row(*cells)
+    if len(rows) > 1:
+        sums = totals(rows)
+        cells = [
+            Text(f"all {count(len(rows), 'model')}", style="bold"),
+            str(sums["answers"]),
+            str(sums["stopped"]),
+            "",
+            "",
+            "",
+            str(sums["tokens_received"]),
+            f"~{sums['tokens_saved']}" if sums["tokens_saved"] else "–",
+        ]
+        if priced:
+            cells.append(_cost(sums["cost_usd"], sums["cost_saved_usd"]))
+        grid.add_row(*cells)
+    return grid
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def _cost(spent: float | None, saved: float | None) -> str:
+    if spent is None:
+        return "–"
+    return usd(spent) + (f" (~{usd(saved)} not spent)" if saved else "")
