@@ -744,3 +744,26 @@ def test_demo_server_help_lists_every_fault_and_the_cli_takes_the_new_ones() -> 
         timeout=30,
     )
     assert bad.returncode == 2 and "'http:429-dat'" in bad.stderr
+
+
+# --------------------------------------------------------------------------- long runs
+
+
+async def test_forget_drops_ended_records_and_numbering_goes_on(
+    server: DemoServer, client: httpx.AsyncClient
+) -> None:
+    """A long run (the soak) drops what it has read; a request still open stays."""
+    wire = OpenAI()
+    await ask(client, server, wire)
+    server.inject("stall")
+    url, body = wire.url(server), wire.body(ECHO)
+    async with client.stream("POST", url, json=body) as response:
+        held = await server.await_for(lambda r: r.held)
+        server.forget()
+        assert [r.id for r in server.requests] == [held.id] == [2]
+        await read_exactly(response, held.bytes_sent)
+    await server.await_for(lambda r: r.id == 2 and r.ended_at is not None)
+    await ask(client, server, wire)
+    assert [r.id for r in server.requests] == [2, 3]
+    server.forget()
+    assert server.requests == []

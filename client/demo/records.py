@@ -68,14 +68,21 @@ class RecordBook:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._records: list[RequestRecord] = []
+        self._count = 0
 
     def add(self, **fields: Any) -> RequestRecord:
         """A new live record, numbered in arrival order."""
         with self._cond:
-            record = RequestRecord(id=len(self._records) + 1, **fields)
+            self._count += 1
+            record = RequestRecord(id=self._count, **fields)
             self._records.append(record)
             self._cond.notify_all()
         return record
+
+    def forget(self) -> None:
+        """Drop the records of requests that have ended; numbering goes on."""
+        with self._cond:
+            self._records = [r for r in self._records if r.ended_at is None]
 
     def update(self, record: RequestRecord, **changes: Any) -> None:
         with self._cond:

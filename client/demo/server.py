@@ -222,6 +222,14 @@ class DemoServer:
         """Snapshots of every request so far, oldest first."""
         return self._book.snapshots()
 
+    def forget(self) -> None:
+        """Drop the records of requests that have ended (their ids are not reused).
+
+        A server answering for hours (a soak, a demo left running) would
+        otherwise keep every request body it was ever sent.
+        """
+        self._book.forget()
+
     def wait_for(
         self, predicate: Callable[[RequestRecord], Any], timeout: float = 5.0
     ) -> RequestRecord:
