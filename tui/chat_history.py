@@ -16,6 +16,7 @@ from tokentide.client.config import Settings
 from tokentide.client.events import Message, ToolCall
 from tokentide.client.meter import Expectation, Metrics, TokensSaved
 
+from .branches import Answer, Branches, Plan, Prompt, prune, unanswered
 from .turn import Outcome, Params, PastTurn
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class PastAnswer:
     turn: PastTurn
     metrics: Metrics | None
     interrupted: bool
+    node: Answer | None = None
+    """Its place in the conversation's tree (alternatives, what followed)."""
 
 
 class ChatHistory:
@@ -45,6 +48,8 @@ class ChatHistory:
         """The open conversation; None until the first prompt of a new chat."""
         self.choice: ConversationChoice | None = None
         """The model and system prompt in use: a new conversation is stored with them."""
+        self.tree = Branches()
+        """The open conversation's prompts and answers, alternatives included."""
 
     def open(self) -> None:
         """After the app's first frame: the store is not imported before it."""
@@ -80,9 +85,12 @@ class ChatHistory:
 
     # -- the chat being written ------------------------------------------------
 
-    def recording(self, settings: Settings, params: Params) -> Recording | None:
+    def recording(
+        self, settings: Settings, params: Params, plan: Plan | None = None
+    ) -> Recording | None:
         """A recording for the next turn, in the open conversation (a new one is
-        made with its prompt, in the writer thread)."""
+        made with its prompt, in the writer thread); `plan` says where in the
+        conversation's tree its rows go."""
         store = self.store
         if store is None:
             return None
@@ -103,10 +111,30 @@ class ChatHistory:
             params,
             warn=self._warn,
             on_conversation=opened,
+            plan=plan,
         )
 
     def new_chat(self) -> None:
         self.conversation_id = None
+        self.tree = Branches()
+
+    def choose(self, node: Prompt | Answer) -> None:
+        """Keep a switch of alternatives: reopened, the conversation shows the
+        same ones. The row id is read in the writer thread, where it is set."""
+        store = self.store
+        if store is None:
+            return
+        from .recorder import WRITER
+
+        def write() -> None:
+            if node.row_id is None:
+                return
+            try:
+                store.choose(node.row_id)
+            except self._errors as exc:
+                self._warn(f"history: {exc}")
+
+        WRITER.submit(write)
 
     def remember(self, choice: ConversationChoice) -> None:
         """The model and system prompt now in use, kept with the open conversation
@@ -147,31 +175,69 @@ class ChatHistory:
     # -- a conversation reopened ---------------------------------------------
 
     def load(self, conversation_id: int) -> list[PastAnswer]:
-        """Every exchange of the conversation, oldest first: all of them are its
-        context when it continues, whatever part of it is on screen."""
+        """Every exchange of the conversation's chosen path, oldest first: all of
+        them are its context when it continues, whatever part of it is on
+        screen. The alternatives are in `tree`."""
         rows: list[MessageRow] = self._safely(  # type: ignore[assignment]
             lambda s: s.messages(conversation_id), []
         )
         self.conversation_id = conversation_id
-        return exchanges(rows)
+        self.tree = tree_of(rows)
+        return shown(self.tree.path())
 
 
-def exchanges(rows: list[MessageRow]) -> list[PastAnswer]:
-    """Pair each prompt with the answer that followed it (a prompt whose answer
-    was never started - the app closed first - stands alone)."""
-    pairs: list[PastAnswer] = []
-    prompt: MessageRow | None = None
+def shown(path: list[Answer]) -> list[PastAnswer]:
+    """The path's answers as the screen draws them."""
+    past = []
+    for answer in path:
+        turn = answer.turn
+        assert turn is not None
+        if not isinstance(turn, PastTurn):  # a turn of this session: as it ended
+            turn = PastTurn(turn.prompt, turn.message, turn.outcome)
+        past.append(PastAnswer(turn, answer.metrics, answer.interrupted, node=answer))
+    return past
+
+
+def tree_of(rows: list[MessageRow]) -> Branches:
+    """The stored rows (in id order, so a parent comes before what follows it)
+    as a tree. A prompt whose answer never started gets an empty one, which
+    carries what followed it; a row whose parent is missing starts the tree."""
+    tree = Branches()
+    by_id = {row.id: row for row in rows}
+    prompts: dict[int, Prompt] = {}
+    answers: dict[int, Answer] = {}
     for row in rows:
+        parent = by_id.get(row.parent_id) if row.parent_id is not None else None
         if row.role == "user":
-            if prompt is not None:
-                pairs.append(_exchange(prompt, None))
-            prompt = row
-        else:
-            pairs.append(_exchange(prompt, row))
-            prompt = None
-    if prompt is not None:
-        pairs.append(_exchange(prompt, None))
-    return pairs
+            owner = None
+            if parent is not None and parent.role == "assistant":
+                owner = answers.get(parent.id)
+            elif parent is not None and (asked := prompts.get(parent.id)) is not None:
+                owner = next((a for a in asked.answers if a.row_id is None), None)
+                if owner is None:
+                    owner = unanswered(asked)
+                    asked.answers.append(owner)
+            prompt = prompts[row.id] = Prompt(row.text, owner, row_id=row.id)
+            siblings = owner.follow if owner is not None else tree.first
+            siblings.append(prompt)
+            if row.chosen:
+                if owner is not None:
+                    owner.chosen = len(siblings) - 1
+                else:
+                    tree.chosen = len(siblings) - 1
+        elif parent is not None and (asked := prompts.get(parent.id)) is not None:
+            past = _exchange(parent, row)
+            answer = answers[row.id] = Answer(
+                asked, past.turn, past.metrics, past.interrupted, row_id=row.id
+            )
+            asked.answers.append(answer)
+            if row.chosen:
+                asked.chosen = len(asked.answers) - 1
+    for prompt in prompts.values():
+        if not prompt.answers:
+            prompt.answers.append(unanswered(prompt))
+        prune(prompt)
+    return tree
 
 
 def _exchange(prompt: MessageRow | None, answer: MessageRow | None) -> PastAnswer:

@@ -26,8 +26,9 @@ from tokentide.client.events import (
 )
 from tokentide.client.meter import Metrics
 
+from .branches import Plan
 from .prices import Cost, Priced, cost
-from .store import HISTORY_ERRORS, AnswerRecord, NotFound, Store
+from .store import HISTORY_ERRORS, LAST, AnswerRecord, NotFound, Store
 from .turn import Outcome, Params, Turn
 
 WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokentide-history")
@@ -49,6 +50,7 @@ class Recording:
         *,
         warn: Callable[[str], None],
         on_conversation: Callable[[int], None] = lambda _: None,
+        plan: Plan | None = None,
     ) -> None:
         self._store = store
         self._conversation = conversation_id
@@ -57,6 +59,9 @@ class Recording:
         self._settings = settings
         self._params = params
         self._warn = warn
+        self._plan = plan
+        """Where the rows go in the conversation's tree (None: after its last
+        message, as `ask` writes); its nodes get their row ids here."""
         self._answer: int | None = None  # set in the writer thread
         self._started = False
         self._final: tuple[Message, Metrics] | None = None
@@ -80,18 +85,27 @@ class Recording:
         A conversation deleted meanwhile (by another window, by `history delete`)
         goes on as a new one."""
 
+        plan = self._plan
+
         def add(store: Store) -> None:
             if self._conversation is not None:
+                if plan is not None and plan.prompt.row_id is not None:
+                    return  # another answer to a prompt already stored
+                parent = plan.prompt.parent_row() if plan is not None else LAST
                 try:
-                    store.add_user(self._conversation, text)
+                    self._prompt_row(store.add_user(self._conversation, text, parent_id=parent))
                     return
                 except NotFound:
                     self._warn("that conversation was deleted elsewhere: this is a new one")
             self._conversation = store.new_conversation()
             self._on_conversation(self._conversation)
-            store.add_user(self._conversation, text)
+            self._prompt_row(store.add_user(self._conversation, text))
 
         await asyncio.wrap_future(self._submit(add))
+
+    def _prompt_row(self, row: int) -> None:
+        if self._plan is not None:
+            self._plan.prompt.row_id = row
 
     def event(self, event: StreamEvent) -> None:
         """The turn's sink (alongside the view's): the row starts at the first token."""
@@ -215,9 +229,12 @@ class Recording:
             if value is not None
         }
 
+        plan = self._plan
+
         def start(store: Store) -> None:
             if self._conversation is None:
                 return  # the prompt could not be written: neither can the answer
+            parent = plan.prompt.row_id if plan is not None else LAST
             self._answer = store.start_answer(
                 self._conversation,
                 provider=endpoint.name,
@@ -227,7 +244,10 @@ class Recording:
                 params=params,
                 expected_tokens=expected.tokens if expected else None,
                 expected_method=expected.describe() if expected else None,
+                parent_id=parent,
             )
+            if plan is not None:
+                plan.answer.row_id = self._answer
 
         self._submit(start)
 

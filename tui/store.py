@@ -143,6 +143,14 @@ def _explain(path: Path, exc: sqlite3.Error) -> StoreError:
 # --------------------------------------------------------------------------- rows
 
 
+class Last:
+    """The default parent of a new message: the conversation's last one (what
+    `ask` and every caller that does not branch wants)."""
+
+
+LAST = Last()
+
+
 @dataclass(frozen=True)
 class ConversationRow:
     id: int
@@ -203,6 +211,10 @@ class MessageRow:
     tool_calls: list[dict[str, Any]]
     reasoning: str
     text: str
+    parent_id: int | None = None
+    """The message this one follows (None: a first prompt)."""
+    chosen: bool = True
+    """Shown and sent as context, among the messages that follow the same one."""
 
 
 _MESSAGE_COLUMNS = tuple(f.name for f in fields(MessageRow))
@@ -484,12 +496,28 @@ def m005_conversation_choices(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE conversations ADD COLUMN {column} TEXT")
 
 
+def m006_branches(db: sqlite3.Connection) -> None:
+    """Regenerated answers and edited prompts. A conversation is a tree: each
+    message names the one it follows (`parent_id`, NULL for a first prompt),
+    and among the messages that follow the same one (an answer and its
+    regenerations, a prompt and its edits) `chosen` marks the one shown and
+    sent as context. Conversations written before are one line: each message
+    follows the one before it, and is chosen."""
+    db.execute("ALTER TABLE messages ADD COLUMN parent_id INTEGER")
+    db.execute("ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1")
+    db.execute(
+        "UPDATE messages SET parent_id = (SELECT max(p.id) FROM messages p "
+        "WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_conversations_and_messages,
     m002_read_indexes,
     m003_input_tokens,
     m004_price_source,
     m005_conversation_choices,
+    m006_branches,
 ]
 
 
@@ -913,18 +941,53 @@ class Store:
             )
         return _rowid(cursor)
 
-    def add_user(self, conversation_id: int, text: str) -> int:
+    def add_user(
+        self, conversation_id: int, text: str, *, parent_id: int | Last | None = LAST
+    ) -> int:
         """Record a prompt (call it before sending the request: a crash must not lose
-        it); the first prompt titles an untitled conversation."""
+        it); the first prompt titles an untitled conversation. It follows
+        `parent_id` (None: it is a first prompt; by default the conversation's
+        last message) and becomes the chosen one of the messages following it."""
         now = self._now()
         with self._write() as db:
             self._touch(db, conversation_id, now, title=title_from(text))
+            parent = self._parent(db, conversation_id, parent_id)
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, role, created_at, text) "
-                "VALUES (?, 'user', ?, ?)",
-                (conversation_id, now, text),
+                "INSERT INTO messages (conversation_id, role, created_at, text, parent_id) "
+                "VALUES (?, 'user', ?, ?, ?)",
+                (conversation_id, now, text, parent),
             )
+            self._chosen(db, conversation_id, parent, _rowid(cursor))
         return _rowid(cursor)
+
+    @staticmethod
+    def _parent(
+        db: sqlite3.Connection, conversation_id: int, given: int | Last | None
+    ) -> int | None:
+        if not isinstance(given, Last):
+            return given
+        row = db.execute(
+            "SELECT max(id) FROM messages WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _chosen(db: sqlite3.Connection, conversation_id: int, parent: int | None, row: int) -> None:
+        """`row` is the one chosen among the messages following `parent`."""
+        db.execute(
+            "UPDATE messages SET chosen = (id = ?) WHERE conversation_id = ? AND parent_id IS ?",
+            (row, conversation_id, parent),
+        )
+
+    def choose(self, message_id: int) -> None:
+        """Show (and send as context) this alternative rather than the others
+        following the same message. A deleted message is ignored."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is not None:
+                self._chosen(db, row[0], row[1], message_id)
 
     def start_answer(
         self,
@@ -938,19 +1001,25 @@ class Store:
         expected_tokens: int | None,
         expected_method: str | None,
         started_at: str | float | None = None,
+        parent_id: int | Last | None = LAST,
     ) -> int:
         """Create a streaming answer owned by this process (its pid and start time, so
         a later open can tell a crash from another window still streaming).
-        `started_at` is when the request was sent, if earlier than now."""
+        `started_at` is when the request was sent, if earlier than now. It
+        answers `parent_id` (by default the conversation's last message) and
+        becomes the chosen one of its answers: a regenerated answer is another
+        answer to the same prompt."""
         now = self._now()
         pid = os.getpid()
         with self._write() as db:
             self._touch(db, conversation_id, now)
+            parent = self._parent(db, conversation_id, parent_id)
             cursor = db.execute(
                 "INSERT INTO messages (conversation_id, role, outcome, created_at, provider, "
                 "wire, model, host, params, expected_tokens, expected_method, started_at, "
-                "checkpoint_at, writer_pid, writer_started, reasoning, text) "
-                "VALUES (?, 'assistant', 'streaming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')",
+                "checkpoint_at, writer_pid, writer_started, reasoning, text, parent_id) "
+                "VALUES (?, 'assistant', 'streaming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', "
+                "?)",
                 (
                     conversation_id,
                     now,
@@ -965,8 +1034,10 @@ class Store:
                     now,
                     pid,
                     _process_start(pid),
+                    parent,
                 ),
             )
+            self._chosen(db, conversation_id, parent, _rowid(cursor))
         return _rowid(cursor)
 
     def checkpoint(
@@ -1317,6 +1388,7 @@ def _message(row: Sequence[Any]) -> MessageRow:
     values = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
     values["params"] = None if values["params"] is None else json.loads(values["params"])
     values["tool_calls"] = json.loads(values["tool_calls"]) if values["tool_calls"] else []
+    values["chosen"] = bool(values["chosen"])
     counted = values["tokens_counted_by_server"]
     values["tokens_counted_by_server"] = None if counted is None else bool(counted)
     values["reasoning"] = values["reasoning"] or ""

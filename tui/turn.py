@@ -22,6 +22,7 @@ No Textual here: `ask` must start fast.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from collections.abc import Callable, Sequence
@@ -118,11 +119,19 @@ class Turn:
         sink: Sink = _ignore,
         on_done: OnDone = _ignore,
         checkpoint: Checkpoint | None = None,
+        continues: str | None = None,
     ) -> None:
         self.prompt = Message("user", prompt)
+        self.continues = continues
+        """The answer so far, which this turn continues in place (assistant
+        prefill): `message` is it plus what streams now, so the history and
+        the next context get one answer."""
+        messages = [*context(history), self.prompt]
+        if continues is not None:
+            messages.append(Message("assistant", continues))
         self.request = ChatRequest(
             model=settings.endpoint.model,
-            messages=[*context(history), self.prompt],
+            messages=messages,
             system=settings.system,
             max_tokens=params.max_tokens,
             temperature=params.temperature,
@@ -130,6 +139,7 @@ class Turn:
             tools=list(params.tools),
             output_schema=params.output_schema,
             thinking=params.thinking,
+            prefill=continues is not None,
         )
         self.expected: Expectation = expectation(
             params.max_tokens, history_tokens, settings.expected_tokens
@@ -143,7 +153,10 @@ class Turn:
 
     @property
     def message(self) -> Message:
-        return self.answer.message
+        message = self.answer.message
+        if self.continues is None:
+            return message
+        return dataclasses.replace(message, text=self.continues + message.text)
 
     def metrics(self) -> Metrics:
         return self.answer.metrics()
@@ -192,6 +205,21 @@ class Turn:
             return
         self.outcome = _OUTCOMES.get(self.answer.state, Outcome.STOPPED)
         self._on_done(self.message, self.metrics(), self.outcome)
+
+
+def can_continue_in_place(settings: Settings, params: Params) -> bool:
+    """Whether this provider and model continue a stopped answer in place
+    (assistant prefill, decided by each wire format); if not, Continue asks
+    for the rest with a visible turn (`CONTINUE_PROMPT`)."""
+    from tokentide.client.providers import wire_format
+
+    probe = ChatRequest(model=settings.endpoint.model, messages=[], thinking=params.thinking)
+    return wire_format(settings.endpoint.wire).can_prefill(probe)
+
+
+CONTINUE_PROMPT = "Continue exactly where you stopped."
+"""The visible turn that asks for the rest of an answer where it cannot be
+continued in place."""
 
 
 def context(history: Sequence[Exchange]) -> list[Message]:
