@@ -29,9 +29,10 @@ from tokentide.client.config import Endpoint, Settings
 
 if TYPE_CHECKING:
     from tokentide.client.stream import ChatClient
-from tokentide.client.events import Message, Retrying, StreamEvent
+from tokentide.client.events import Message, Retrying, StreamEvent, TextDelta
 from tokentide.client.meter import Metrics
 
+from ..branches import Plan
 from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..choices import Choices, SystemPrompt, restore_failure
 from ..garbage import settle_garbage
@@ -50,6 +51,8 @@ from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
 from .ask_screens import Confirm, Rename
+from .branch_actions import BranchActions
+from .branch_commands import BranchCommands
 from .chat_commands import ModelCommands
 from .copy_commands import CopyCommands
 from .model_picker import ModelChoice, ModelPicker
@@ -68,7 +71,7 @@ class _InFlight:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class ChatScreen(Screen):
+class ChatScreen(BranchActions, Screen):
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop", priority=True),
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
@@ -80,7 +83,27 @@ class ChatScreen(Screen):
             show=False,
             tooltip="the text selected with the mouse (while an answer streams, Ctrl+C stops it)",
         ),
-        Binding("ctrl+r", "retry", "Retry", id="retry"),
+        Binding(
+            "ctrl+r",
+            "retry",
+            "Regenerate",
+            id="retry",
+            tooltip="the last answer anew (the old one is kept), or a failed prompt",
+        ),
+        *[
+            Binding(
+                key,
+                f"alternative({step})",
+                mark,
+                id=f"alternative-{name}",
+                priority=True,
+                group=Binding.Group("Switch alternative ‹ ›", compact=True),
+                tooltip="on a message with alternatives (‹ 2/3 ›)",
+            )
+            for key, step, mark, name in [("left", -1, "‹", "previous"), ("right", 1, "›", "next")]
+        ],
+        # While a prompt is edited (the composer's title says so); not in F1's list.
+        Binding("escape", "cancel_edit", "", id="cancel-edit", show=False),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("ctrl+b", "history", "History", id="history"),
         Binding("ctrl+u", "load_earlier", "Earlier messages", id="load-earlier", priority=True),
@@ -128,7 +151,7 @@ class ChatScreen(Screen):
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("ctrl+s", "system_prompt", "System prompt", id="system-prompt"),
     ]
-    COMMANDS = {ModelCommands, CopyCommands}
+    COMMANDS = {ModelCommands, CopyCommands, BranchCommands}
 
     DEFAULT_CSS = """
     ChatScreen {
@@ -257,7 +280,11 @@ class ChatScreen(Screen):
         if action == "stop":
             return self.streaming
         if action == "retry":
-            return self.failed_prompt is not None and not self.streaming
+            return bool(self.turns) and not self.streaming
+        if action == "alternative":
+            return not self.streaming and self.alternatives_at(self.focused) > 1
+        if action == "cancel_edit":
+            return self.editing is not None and self.focused is self.composer
         if action == "follow":  # End in a prompt being written moves its cursor
             typing = self.focused is self.composer and bool(self.composer.text)
             return not self.conversation.following and (bool(parameters) or not typing)
@@ -288,11 +315,14 @@ class ChatScreen(Screen):
         event.composer.load_text("")
         await self.send(event.text)
 
-    async def send(self, prompt: str) -> None:
+    async def send(self, prompt: str, plan: Plan | None = None) -> None:
+        """Send `prompt` after the last answer (or in place of the prompt being
+        edited); `plan` places it elsewhere (regenerate, continue)."""
+        plan = plan or self.plan_prompt(prompt)
         params = self.params
         view = AssistantMessage(structured=params.output_schema is not None)
         status = self.status
-        recording = self.history.recording(self.settings, params)
+        recording = self.history.recording(self.settings, params, plan)
 
         def sink(event: StreamEvent) -> None:
             if isinstance(event, Retrying):
@@ -311,28 +341,36 @@ class ChatScreen(Screen):
                     recording.done(message, metrics, outcome)  # the history first
             finally:
                 self._record(view, prompt, message, metrics, outcome)
+                self.answered(plan, view, metrics)
 
         expected = recording.expected_tokens() if recording is not None else None
         turn = Turn(
             self.client,
             self.settings,
             prompt,
-            history=self.turns,
+            history=plan.history,
             params=params,
             history_tokens=expected,
             sink=sink,
             on_done=done,
             checkpoint=recording.checkpoint if recording is not None else None,
+            continues=plan.continues,
         )
+        plan.answer.turn = turn
         if recording is not None:
             recording.turn = turn
         # Streaming from now, before the first await: a second Enter must not
         # start another answer, and a stop key must have one to stop.
-        self.turns.append(turn)
+        self.turns = [*plan.history, turn]
         in_flight = self.in_flight = _InFlight(turn, view)
         self.streaming = True
         self._stopping = False
-        await self.conversation.mount_all([UserMessage(prompt), view])
+        await self.take_off(plan.index, keep_prompt=not plan.new_prompt)
+        await self.conversation.mount_all(
+            [UserMessage(prompt), view] if plan.new_prompt else [view]
+        )
+        if plan.continues:  # the answer so far, and the rest streams on after it
+            view.push(TextDelta(plan.continues))
         self.conversation.follow()
         self._hide_hint()
         view.start(lambda: turn.message)
@@ -549,15 +587,22 @@ class ChatScreen(Screen):
             return isinstance(widget, UserMessage | AssistantMessage)
         if action == "copy_code":
             return isinstance(widget, AssistantMessage) and number <= len(widget.code_blocks())
-        return False  # "regenerate", "edit", "continue": not built yet
+        return self.branch_can(widget, action)  # regenerate, edit, continue
 
     @on(MessageAction)
-    def _message_action(self, event: MessageAction) -> None:
+    async def _message_action(self, event: MessageAction) -> None:
         widget = event.widget
         if event.action == "copy" and isinstance(widget, UserMessage | AssistantMessage):
             self.copy_message(widget)
         elif event.action == "copy_code" and isinstance(widget, AssistantMessage):
             self.copy_code(widget, event.number)
+        elif (index := self.exchange_of(widget)) is not None:
+            if event.action == "regenerate":
+                await self.regenerate(index)
+            elif event.action == "edit":
+                self.start_edit(index)
+            elif event.action == "continue":
+                await self.continue_answer(index)
 
     def copy_target(self) -> UserMessage | AssistantMessage | None:
         """The focused message, else the last answer: what the palette copies."""
@@ -581,15 +626,14 @@ class ChatScreen(Screen):
         self.app.copy_to_clipboard(blocks[number - 1].code, what=what)  # type: ignore[call-arg]
 
     async def action_retry(self) -> None:
-        prompt = self.failed_prompt
-        if prompt is None or self.streaming:
-            return
-        if self.composer.text == prompt:
-            self.composer.load_text("")
-        await self.send(prompt)
+        """Ctrl+R: the last answer again, or a failed prompt sent again (its
+        error block replaced)."""
+        if self.turns and not self.streaming:
+            await self.regenerate(len(self.turns) - 1)
 
     async def action_new_chat(self) -> None:
         await self.stop_streaming()
+        self.end_edit()
         self.turns.clear()
         self._undrawn = []
         self.history.new_chat()
@@ -630,6 +674,7 @@ class ChatScreen(Screen):
         """Show a stored conversation's last exchanges and continue it: the next
         prompt is sent with all its turns, drawn or not."""
         await self.stop_streaming()
+        self.end_edit()
         past = self.history.load(conversation_id)
         self.turns = [exchange.turn for exchange in past]  # type: ignore[misc]
         self._undrawn = past[:-SHOWN] if len(past) > SHOWN else []
@@ -651,6 +696,7 @@ class ChatScreen(Screen):
         await self.conversation.mount_all(widgets, after=after)
         for view, exchange in views:
             view.show_past(exchange.turn.message, exchange.metrics, exchange.interrupted)
+        self.show_alternatives()
 
     async def action_load_earlier(self) -> None:
         """The next exchanges up, drawn above the ones on screen."""
