@@ -335,3 +335,29 @@ async def test_continue_on_anthropic_appends_to_the_same_answer(server):
         await ready(pilot)
         await reopen(pilot)
         assert texts(app) == [whole, "Ok."]
+
+
+async def test_the_palette_regenerates_continues_and_edits_the_last_ones(server):
+    from tokentide.tui.screens.branch_commands import BranchCommands
+
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        provider = BranchCommands(app.screen)
+        assert [hit.text async for hit in provider.discover()] == []  # nothing to act on
+        kept = await stop_midway(pilot, server, "list words")
+        hits = {hit.text: hit async for hit in provider.discover()}
+        assert list(hits) == ["Regenerate", "Continue", "Edit prompt"]
+        assert "the last answer" in hits["Regenerate"].help
+
+        server.script("Again.")
+        await hits["Regenerate"].command()
+        await wait_idle(pilot)
+        assert texts(app) == ["Again."]
+        assert sent(server) == [("user", "list words")]
+        # A finished answer: nothing to continue; the prompt goes to the composer.
+        hits = {hit.text: hit async for hit in provider.discover()}
+        assert list(hits) == ["Regenerate", "Edit prompt"]
+        hits["Edit prompt"].command()
+        assert app.screen.composer.text == "list words"
+        assert kept not in texts(app)
