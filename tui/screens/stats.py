@@ -92,10 +92,13 @@ class StatsScreen(ModalScreen[None]):
 
 
 def table(rows: list[ModelStats]) -> Table:
-    """One row per model, most answers first, and a total row under several."""
+    """One row per model, most answers first, and a total row under several.
+    Cost columns only where some answer was priced."""
     priced = any(row.cost_usd is not None for row in rows)
+    spared = any(row.cost_saved_usd for row in rows)
+    extra = (("cost",) if priced else ()) + (("not spent",) if spared else ())
     grid = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
-    for name in COLUMNS + (("cost",) if priced else ()):
+    for name in COLUMNS + extra:
         grid.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for row in rows:
         cells = [
@@ -108,9 +111,7 @@ def table(rows: list[ModelStats]) -> Table:
             str(row.tokens_received),
             f"~{row.tokens_saved}" if row.tokens_saved else "–",
         ]
-        if priced:
-            cells.append(_cost(row.cost_usd, row.cost_saved_usd))
-        grid.add_row(*cells)
+        grid.add_row(*cells, *_costs(row.cost_usd, row.cost_saved_usd, priced, spared))
     if len(rows) > 1:
         sums = totals(rows)
         cells = [
@@ -123,9 +124,7 @@ def table(rows: list[ModelStats]) -> Table:
             str(sums["tokens_received"]),
             f"~{sums['tokens_saved']}" if sums["tokens_saved"] else "–",
         ]
-        if priced:
-            cells.append(_cost(sums["cost_usd"], sums["cost_saved_usd"]))
-        grid.add_row(*cells)
+        grid.add_row(*cells, *_costs(sums["cost_usd"], sums["cost_saved_usd"], priced, spared))
     return grid
 
 
@@ -133,7 +132,11 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} ms"
 
 
-def _cost(spent: float | None, saved: float | None) -> str:
-    if spent is None:
-        return "–"
-    return usd(spent) + (f" (~{usd(saved)} not spent)" if saved else "")
+def _costs(spent: float | None, saved: float | None, priced: bool, spared: bool) -> list[str]:
+    """The cost cells shown: what was spent, and (an estimate) what stopping spared."""
+    cells = []
+    if priced:
+        cells.append("–" if spent is None else usd(spent))
+    if spared:
+        cells.append(f"~{usd(saved)}" if saved else "–")
+    return cells
