@@ -10,9 +10,11 @@ segment (text and style) with a one-shot render.
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
+from tokentide.tui.markdown import code
 from tokentide.tui.markdown.blocks import Block, BlockSplitter
 from tokentide.tui.markdown.document import LiveDocument
 from tokentide.tui.markdown.render import BlockRenderer
@@ -128,3 +130,71 @@ def test_a_block_is_final_once_another_starts_on_a_complete_line():
     assert splitter.feed(" line\n") == [Block("# Heading")]  # "next" is on a complete line
     assert splitter.tail == "next line\n"
     assert splitter.finish() == [Block("next line")]
+
+
+# --------------------------------------------------------------------------- lexers built in a thread
+
+
+@pytest.fixture
+def lexers(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The languages whose lexer counts as built: the test decides when one is."""
+    ready: set[str] = set()
+    monkeypatch.setattr(code, "lexer_ready", lambda language: language in ready)
+    return ready
+
+
+def test_a_fence_is_plain_until_its_lexer_is_built_then_coloured(lexers: set[str]) -> None:
+    head = "Some text.\n\n```haskell\nmain :: IO ()\nmain = print 1\n"
+    document = LiveDocument(RENDERER, 60, lex_in_background=True)
+    document.feed(head)
+    plain = oneshot("Some text.\n\n```\nmain :: IO ()\nmain = print 1\n```", 60)
+    assert document.lines[:-2] == plain[:-2]  # drawn as a fence with no language
+
+    document.feed("```\n\nafter")  # closed while its lexer is still being built
+    assert document.lines[: len(plain)] == plain
+    lexers.add("haskell")
+    first = document.feed(" the fence")
+    assert first <= 2  # the fence is drawn again, in colour
+    document.finish()
+    want = oneshot(head + "```\n\nafter the fence", 60)
+    assert document.lines == want
+    assert document.lines != oneshot(
+        "Some text.\n\n```\nmain :: IO ()\nmain = print 1\n```\n\nafter the fence", 60
+    )
+
+
+def test_an_open_fence_is_coloured_from_the_frame_its_lexer_is_ready(lexers: set[str]) -> None:
+    document = LiveDocument(RENDERER, 60, lex_in_background=True)
+    document.feed("```python\nx = 1\n")
+    lexers.add("python")
+    document.feed("y = 2\n")
+    want = LiveDocument(RENDERER, 60)
+    want.feed("```python\nx = 1\ny = 2\n")
+    assert document.lines == want.lines
+
+
+@pytest.mark.parametrize("name", list(TRICKY))
+def test_waiting_for_lexers_still_ends_as_a_one_shot_render(lexers: set[str], name: str) -> None:
+    text = TRICKY[name]
+    want = oneshot(text, 80)
+    for seed in range(10):
+        document = LiveDocument(RENDERER, 80, lex_in_background=True)
+        cuts, at = random.Random(seed), 0
+        while at < len(text):
+            step = cuts.randint(1, 9)
+            document.feed(text[at : at + step])
+            at += step
+            if at > len(text) // 2:
+                lexers.update(("python", "js", "md"))  # ready halfway through
+        document.finish()
+        assert document.lines == want, (seed, text_of(document.lines), text_of(want))
+        lexers.clear()
+
+
+def test_a_lexer_is_built_in_a_thread() -> None:
+    language = "ocaml"  # used by no other test: not built yet in this process
+    assert code.lexer_ready(language) is False
+    for thread in threading.enumerate():
+        if thread.name == "tokentide-lexer":
+            thread.join()
+    assert code.lexer_ready(language) is True

@@ -177,9 +177,40 @@ def _token_styles(theme: str, background: Style) -> _TokenStyles:
     return _TokenStyles(theme, background)
 
 
+_built: set[str] = set()
+"""Languages whose lexer `_lexer` has built (its cache cannot be asked)."""
+_building: set[str] = set()
+
+
+def lexer_ready(language: str) -> bool:
+    """Whether `language`'s lexer is built; if not, it is built in a thread.
+
+    Building a Pygments lexer compiles its regular expressions: 50-100 ms for
+    Python or SQL, the first time a language is seen. On the app's event loop
+    that freezes the screen mid-answer; the app draws such a fence plain until
+    its lexer is ready.
+    """
+    if language in _built:
+        return True
+    if language not in _building:
+        import threading
+
+        _building.add(language)
+        threading.Thread(
+            target=_lexer, args=(language,), name="tokentide-lexer", daemon=True
+        ).start()
+    return False
+
+
 @cache
 def _lexer(language: str) -> Lexer:
     """The Pygments lexer for a fence's language; plain text when unknown."""
+    lexer = _find_lexer(language)
+    _built.add(language)
+    return lexer
+
+
+def _find_lexer(language: str) -> Lexer:
     from pygments.lexers import get_lexer_by_name
     from pygments.lexers.special import TextLexer
     from pygments.util import ClassNotFound

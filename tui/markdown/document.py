@@ -10,7 +10,9 @@ that). The widget (`widgets/markdown_view.py`) decides when a frame runs;
 A fence that closes after growing large is drawn from its streamed lines
 first (`provisional`), and drawn whole - its multi-line strings and comments
 coloured right - when the caller has time: the widget does it in a thread,
-so a 50 KB fence does not freeze the screen.
+so a 50 KB fence does not freeze the screen. With `lex_in_background`, a
+fence in a language seen for the first time is drawn plain while its lexer
+is built in a thread, and coloured at the first frame after it is ready.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class _Part:
     block: Block
     lines: list[Line]
     provisional: bool = False
+    waiting: str | None = None
+    """The language whose lexer is being built: drawn plain until it is."""
 
 
 @dataclass
@@ -50,17 +54,30 @@ class _FenceDraft:
     """The blank line above and below, the same object every frame (so a frame
     can tell the top of the fence did not change)."""
     drawn: list[list[Line]] = field(default_factory=list)
+    plain: bool = False
+    """Drawn without colours: the language's lexer is still being built."""
 
 
 class LiveDocument:
     """Lines of a growing Markdown text at one width."""
 
-    def __init__(self, renderer: BlockRenderer, width: int, *, redraw_fences: bool = True) -> None:
+    def __init__(
+        self,
+        renderer: BlockRenderer,
+        width: int,
+        *,
+        redraw_fences: bool = True,
+        lex_in_background: bool = False,
+    ) -> None:
         self.renderer = renderer
         self.width = max(1, width)
         self.redraw_fences = redraw_fences
         """False where printed lines cannot be taken back (a terminal's scrollback):
         a fence that streamed keeps its streamed lines when it closes."""
+        self.lex_in_background = lex_in_background
+        """Never wait for a lexer to be built (see `code.lexer_ready`): an app's
+        event loop must not; a program printing to a terminal may."""
+        self._waiting = 0  # parts drawn plain until their lexer is built
         self._splitter = BlockSplitter()
         self._parts: list[_Part] = []
         self._frozen: list[Line] = []
@@ -118,9 +135,12 @@ class LiveDocument:
         if text:
             self._chunks.append(text)
         frozen, tail = len(self._frozen), self._tail
+        coloured = self._colour_waiting() if self._waiting else frozen
         for block in self._splitter.feed(text):
             self._freeze(block)
         self._draw_tail()
+        if coloured < frozen:
+            return coloured
         if len(self._frozen) != frozen:
             return frozen
         # The same tail lines are the same objects: an open fence changes at its end.
@@ -148,8 +168,32 @@ class LiveDocument:
     def settle(self, number: int, lines: list[Line]) -> None:
         """A provisional fence drawn whole (at the current width)."""
         part = self._parts[number]
-        part.lines, part.provisional = lines, False
+        if part.waiting is not None:
+            self._waiting -= 1
+        part.lines, part.provisional, part.waiting = lines, False, None
         self._rebuild()
+
+    def _colour_waiting(self) -> int:
+        """Fences drawn plain whose lexer is ready now, drawn again (big ones
+        stay provisional: they are drawn whole off the frame path). Returns the
+        first line that changed (the frozen height if none did)."""
+        first = len(self._frozen)
+        height = 0  # frozen lines up to here, counted as `_rebuild` lays them out
+        changed = False
+        for part in self._parts:
+            top = height + 1 if height else 0
+            language = part.waiting
+            if language is not None and code.lexer_ready(language):
+                part.waiting = None
+                self._waiting -= 1
+                if len(part.block.source) <= BIG_BLOCK:
+                    part.lines = self.renderer.block(part.block, self.width)
+                    part.provisional = False
+                    first, changed = min(first, top), True
+            height = top + len(part.lines)
+        if changed:
+            self._rebuild()
+        return first
 
     # -- redrawing -----------------------------------------------------------
 
@@ -160,7 +204,8 @@ class LiveDocument:
             self.renderer = renderer
         for part in self._parts:
             part.lines = self.renderer.block(part.block, self.width)
-            part.provisional = False
+            part.provisional, part.waiting = False, None
+        self._waiting = 0
         self._rebuild()
         self._tail_source, self._draft = None, None
         self._draw_tail()
@@ -176,6 +221,9 @@ class LiveDocument:
     def _freeze(self, block: Block) -> None:
         if block.fence and self._draft is not None and not self.redraw_fences:
             part = _Part(block, self._draft_lines(block.source, closed=True))
+        elif block.fence and (waiting := self._unlexed(block)) is not None:
+            part = _Part(block, self._plain_lines(block), provisional=True, waiting=waiting)
+            self._waiting += 1
         elif block.fence and self._draft is not None and len(block.source) > BIG_BLOCK:
             part = _Part(block, self._draft_lines(block.source, closed=True), provisional=True)
         elif self._pieces and len(block.source) > BIG_BLOCK:
@@ -191,6 +239,20 @@ class LiveDocument:
         if self._frozen:
             self._frozen.append([])
         self._frozen.extend(part.lines)
+
+    def _unlexed(self, block: Block) -> str | None:
+        """The fence's language if it must not wait for its lexer, which is not built yet."""
+        if not self.lex_in_background:
+            return None
+        language, _ = code.fence_parts(block.source)
+        return None if code.lexer_ready(language) else language
+
+    def _plain_lines(self, block: Block) -> list[Line]:
+        """A closed fence without colours: its streamed lines, or drawn plain."""
+        if self._draft is not None:
+            return self._draft_lines(block.source, closed=True)
+        _, source = code.fence_parts(block.source)
+        return self.renderer.code_block(code.lex(source, ""), self.width)
 
     def _draw_tail(self) -> None:
         tail = self._splitter.tail
@@ -230,13 +292,21 @@ class LiveDocument:
         look = self.renderer.palette.code
         if self._draft is None:
             language, _ = code.fence_parts(opener)
-            self._draft = _FenceDraft(language, code.blank(self.width, look))
+            plain = self.lex_in_background and not code.lexer_ready(language)
+            self._draft = _FenceDraft(language, code.blank(self.width, look), plain=plain)
         draft = self._draft
         code_lines = body.split("\n")
         complete, partial = code_lines[:-1], "" if closed else code_lines[-1]
+        if draft.plain and code.lexer_ready(draft.language):
+            draft.plain = False  # the lines drawn plain so far are coloured now
+            done = complete[: len(draft.drawn)]
+            draft.drawn = [
+                code.draw([code.lex_line(line, draft.language)], self.width, look) for line in done
+            ]
+        language = "" if draft.plain else draft.language
         for line in complete[len(draft.drawn) :]:
-            draft.drawn.append(code.draw([code.lex_line(line, draft.language)], self.width, look))
-        last = code.draw([code.lex_line(partial, draft.language)], self.width, look)
+            draft.drawn.append(code.draw([code.lex_line(line, language)], self.width, look))
+        last = code.draw([code.lex_line(partial, language)], self.width, look)
         drawn = [line for lines in draft.drawn for line in lines]
         if partial:
             drawn.extend(last)

@@ -256,6 +256,9 @@ class ChatScreen(BranchActions, Screen):
     async def _after_first_frame(self) -> None:
         from textual.widgets import Footer
 
+        from ..markdown.warm import warm_up
+
+        warm_up()  # in a thread: the first answer's tokens then find it loaded
         await self.mount(Footer())
         self._open_history()
 

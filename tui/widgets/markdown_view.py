@@ -210,7 +210,9 @@ class MarkdownView(LaidOutOnce, Widget):
         document = self._document
         if document is None:
             # The first layout: now the width is known and drawing can start.
-            document = self._document = LiveDocument(self._renderer(), width)
+            document = self._document = LiveDocument(
+                self._renderer(), width, lex_in_background=True
+            )
             if self._pending:
                 document.feed(self._take())
                 if self._finished:

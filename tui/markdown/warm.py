@@ -1,0 +1,29 @@
+"""Load what the first answer needs in a thread, while the user types.
+
+The first answer used to import markdown-it, Pygments and Rich's table and
+build the Markdown parser on the event loop when its first tokens arrived:
+about 150 ms during which the screen froze. None of it is needed for the
+first frame, so the app starts without it and this loads it right after.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+def warm_up() -> None:
+    """Start loading in a daemon thread; returns at once."""
+    threading.Thread(target=_load, name="tokentide-warm-up", daemon=True).start()
+
+
+def _load() -> None:
+    from . import code
+    from .blocks import Block, parser
+    from .render import BlockRenderer
+
+    parser().parse("# a\n\n- b\n\n| c |\n|---|\n| d |\n")
+    renderer = BlockRenderer()
+    renderer.block(Block("| a | b |\n|---|---|\n| `c` | **d** |"), 40)
+    for theme in ("monokai", "friendly"):  # Pygments, its plain-text lexer, the app's styles
+        look = code.CodeLook(theme, renderer.palette.code.background)
+        code.draw(code.lex("x = 1", ""), 10, look)
