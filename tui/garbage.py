@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import gc
 
+_holds = 0
+_threshold: tuple[int, int, int] | None = None
+
+NEVER = 1 << 30
+"""A threshold the full collection's counter never reaches."""
+
 
 def settle_garbage() -> None:
     """Move everything alive now out of the garbage collector's sight.
@@ -15,3 +21,32 @@ def settle_garbage() -> None:
     is still freed by reference counting.
     """
     gc.freeze()
+
+
+def hold_full_collections() -> None:
+    """No full collection until `release_full_collections` (calls nest).
+
+    Freezing between answers is not enough: an answer's own lines and the
+    app's per-frame objects outlive the young generations, and measured at
+    200 tok/s the full collections they set off took 46-128 ms each, every
+    few seconds, while tokens kept arriving. Young collections go on.
+    """
+    global _holds, _threshold
+    if _holds == 0:
+        _threshold = gc.get_threshold()
+        gc.set_threshold(_threshold[0], _threshold[1], NEVER)
+    _holds += 1
+
+
+def release_full_collections() -> None:
+    """The answer is drawn: one full collection of what it left (cycles it
+    made are freed here, not leaked by the next freeze), then freeze the rest."""
+    global _holds, _threshold
+    if _holds == 0:
+        return
+    _holds -= 1
+    if _holds == 0 and _threshold is not None:
+        gc.set_threshold(*_threshold)
+        _threshold = None
+        gc.collect()
+        gc.freeze()

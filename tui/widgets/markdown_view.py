@@ -24,6 +24,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
+from ..garbage import hold_full_collections, release_full_collections
 from ..markdown import code
 from ..markdown.document import LiveDocument
 from ..markdown.render import SAFE_LINKS, BlockRenderer, Palette, render_console
@@ -34,8 +35,10 @@ FPS = 12
 GROW_FPS = 8
 """Times a second the view may grow, at most. A taller view is laid out again
 and every line on screen moves (the conversation follows the end), which
-costs Textual far more than redrawing a line: new lines are revealed on their
-own, slower clock, while the line being written keeps the fast one."""
+costs Textual far more than redrawing a line."""
+GROW_STEP = 0.2
+"""The view grows by this much of the screen's height at a time (see `_rows`):
+at 200 tok/s, about two layouts a second instead of eight."""
 BUDGET = 5
 """A frame that took t seconds is followed by at least BUDGET × t of rest..."""
 MAX_REST = 0.085
@@ -59,7 +62,7 @@ class MarkdownView(LaidOutOnce, Widget):
         self._document: LiveDocument | None = None
         self._pending: list[str] = []
         self._strips: list[Strip] = []
-        self._shown = 0  # lines laid out; the strips past it are revealed at the next growth
+        self._shown = 0  # rows laid out: the lines, and free rows below while streaming
         self._frame_due: Timer | bool = False
         self._next_frame = 0.0
         self._next_growth = 0.0
@@ -68,6 +71,10 @@ class MarkdownView(LaidOutOnce, Widget):
         self._settling: set[asyncio.Task] = set()
         self._code_pads: list[int] = []
         """Lines that are a code block's padding, top and bottom, in order."""
+        self._base_style: Style | None = None
+        """`rich_style`, which walks every ancestor's styles: kept until they change."""
+        self._holding = False
+        """Full garbage collections are held off while this answer streams."""
 
     # -- the text --------------------------------------------------------------
 
@@ -81,6 +88,9 @@ class MarkdownView(LaidOutOnce, Widget):
         """Queue text; it is drawn at the next frame. Never waits."""
         if not text:
             return
+        if not self._holding and not self._finished:
+            self._holding = True
+            hold_full_collections()
         self._pending.append(text)
         if self._frame_due is False and self._document is not None:
             wait = self._next_frame - time.monotonic()
@@ -99,11 +109,22 @@ class MarkdownView(LaidOutOnce, Widget):
         self._frame_due = False
         document = self._document
         if document is None:
+            self._release()
             return
         first = document.feed(self._take())
         first = min(first, document.finish(whole=False))
         self._redraw(first, grow=True)
         await self._settle(document)
+        self.call_after_refresh(self._release)
+
+    def _release(self) -> None:
+        """After the last frame is on screen: the garbage of the answer is collected."""
+        if self._holding:
+            self._holding = False
+            release_full_collections()
+
+    def on_unmount(self) -> None:
+        self._release()
 
     def update(self, text: str) -> None:
         """Show `text` at once (a whole answer, e.g. from history)."""
@@ -137,28 +158,48 @@ class MarkdownView(LaidOutOnce, Widget):
 
     def _redraw(self, first: int, *, grow: bool = False) -> None:
         """New strips from line `first` on. Only lines that changed are drawn
-        again; the rest stay in Textual's line cache."""
+        again; the rest stay in Textual's line cache. The view is laid out
+        again only when its lines no longer fit the rows it has (or, with
+        `grow`, when it is not as tall as it should be)."""
         document = self._document
         assert document is not None
         height = document.height
+        drawn = len(self._strips)
         del self._strips[first:]
         self._strips.extend(self._strip(document.line(y), y) for y in range(first, height))
         shown = self._shown
-        if height != shown and (grow or time.monotonic() >= self._next_growth):
-            self._grow()
-            return
-        if height != shown and self._growth_due is None:
-            wait = max(0.001, self._next_growth - time.monotonic())
-            self._growth_due = self.set_timer(wait, self._grow)
-        if first < shown:
-            self.refresh(Region(0, first, self.size.width, shown - first))
+        # The lines that changed within the rows already laid out are drawn
+        # again whether or not the view grows too: a layout repaints only the
+        # rows it adds or takes away (a closing fence's last line was left
+        # blank when the view shrank to its exact height at the end).
+        bottom = min(shown, max(drawn, height))
+        if first < bottom:
+            self.refresh(Region(0, first, self.size.width, bottom - first))
+        if height > shown or (grow and self._rows(height) != shown):
+            if grow or time.monotonic() >= self._next_growth:
+                self._grow()
+                return
+            if self._growth_due is None:
+                wait = max(0.001, self._next_growth - time.monotonic())
+                self._growth_due = self.set_timer(wait, self._grow)
+
+    def _rows(self, height: int) -> int:
+        """Rows to lay the view out with for `height` lines: while the answer
+        streams, rounded up to a step of the screen's height, so that it is
+        laid out again (and the conversation scrolls) once a step rather than
+        at every new line, and new lines are drawn into the rows kept free at
+        once. The exact height once the answer is complete."""
+        if self._finished or not height:
+            return height
+        step = max(1, int(self.screen.size.height * GROW_STEP))
+        return -(-height // step) * step
 
     def _grow(self) -> None:
-        """Lay the view out at its full height (it grew, or shrank)."""
+        """Lay the view out again: its lines outgrew its rows, or it is complete."""
         if self._growth_due is not None:
             self._growth_due.stop()
             self._growth_due = None
-        old, self._shown = self._shown, len(self._strips)
+        old, self._shown = self._shown, self._rows(len(self._strips))
         self._next_growth = time.monotonic() + 1 / GROW_FPS
         top = min(old, self._shown)
         self.refresh(Region(0, top, self.size.width, max(old, self._shown) - top), layout=True)
@@ -218,23 +259,30 @@ class MarkdownView(LaidOutOnce, Widget):
                 if self._finished:
                     document.finish()
             self._strips = [self._strip(document.line(y), y) for y in range(document.height)]
-            self._shown = len(self._strips)
+            self._shown = self._rows(len(self._strips))
         elif width != document.width and width > 0:
             document.resize(width)
             self._strips = [self._strip(document.line(y), y) for y in range(document.height)]
-            self._shown = len(self._strips)
+            self._shown = self._rows(len(self._strips))
         return self._shown
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+
     def render_line(self, y: int) -> Strip:
-        if 0 <= y < min(self._shown, len(self._strips)):
+        style = self._base_style
+        if style is None:
+            style = self._base_style = self.rich_style
+        if 0 <= y < len(self._strips):
             strip = self._strips[y]
             selection = self.text_selection
             if selection is not None and (span := selection.get_span(y)) is not None:
                 look = self.screen.get_component_rich_style("screen--selection")
                 strip = _highlight(strip, *span, look)
             # Offsets let the mouse select text here (Textual reads them back).
-            return strip.apply_offsets(0, y).apply_style(self.rich_style)
-        return Strip.blank(self.size.width, self.rich_style)
+            return strip.apply_offsets(0, y).apply_style(style)
+        return Strip.blank(self.size.width, style)
 
     # -- selection ---------------------------------------------------------------
 
