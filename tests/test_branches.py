@@ -165,3 +165,22 @@ def test_plans_send_the_chosen_path_as_context():
     assert [t.message.text for t in edit.history] == ["a1"] and edit.index == 1
     cont = tree.regenerate(0, continues="a1")
     assert cont.continues == "a1" and cont.history == []
+
+
+def test_the_markdown_transcript_is_the_chosen_branch_and_json_keeps_every_version(tmp_path):
+    from tokentide.tui.store import chosen_path
+
+    with Store.open(tmp_path / "h.db") as store:
+        chat = store.new_conversation()
+        q1 = store.add_user(chat, "q1", parent_id=None)
+        a1 = answer(store, chat, "first answer", q1)
+        answer(store, chat, "second answer", q1)
+        q2 = store.add_user(chat, "q2", parent_id=a1)
+        answer(store, chat, "a2", q2)
+        store.choose(a1)  # back to the first answer, which q2 follows
+        rows = store.messages(chat)
+        assert [r.text for r in chosen_path(rows)] == ["q1", "first answer", "q2", "a2"]
+        text = store.export_markdown(chat)
+        assert "first answer" in text and "a2" in text and "second answer" not in text
+        assert "the chosen branch (1 other version in the JSON export)" in text
+        assert len(store.export_json(chat)["messages"]) == 5

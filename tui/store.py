@@ -1336,11 +1336,14 @@ class Store:
         """A faithful transcript: every text exactly as stored, reasoning quoted, tool
         calls as JSON, and the facts of answers that did not finish."""
         head = self._existing(conversation_id)
-        parts = [
-            f"# {head.title or 'Untitled conversation'}",
-            f"tokentide conversation {head.id} · started {head.created_at}",
-        ]
-        parts += [_markdown_message(m) for m in self.messages(conversation_id)]
+        messages = self.messages(conversation_id)
+        path = chosen_path(messages)
+        started = f"tokentide conversation {head.id} · started {head.created_at}"
+        if hidden := len(messages) - len(path):
+            versions = "version" if hidden == 1 else "versions"
+            started += f" · the chosen branch ({hidden} other {versions} in the JSON export)"
+        parts = [f"# {head.title or 'Untitled conversation'}", started]
+        parts += [_markdown_message(m) for m in path]
         return "\n\n".join(parts) + "\n"
 
     def _existing(self, conversation_id: int) -> ConversationRow:
@@ -1348,6 +1351,24 @@ class Store:
         if head is None:
             raise NotFound(f"there is no conversation {conversation_id}", self.path)
         return head
+
+
+def chosen_path(rows: Sequence[MessageRow]) -> list[MessageRow]:
+    """The conversation as the app shows it: from the first prompt, at each
+    step the chosen one of the messages that follow (regenerated answers,
+    edited prompts); the others are alternatives. Rows in id order."""
+    ids = {row.id for row in rows}
+    following: dict[int | None, list[MessageRow]] = {}
+    for row in rows:  # a row whose parent is gone starts the conversation
+        parent = row.parent_id if row.parent_id in ids else None
+        following.setdefault(parent, []).append(row)
+    path: list[MessageRow] = []
+    parent: int | None = None
+    while rows_after := following.get(parent):
+        row = next((r for r in reversed(rows_after) if r.chosen), rows_after[-1])
+        path.append(row)
+        parent = row.id
+    return path
 
 
 # --------------------------------------------------------------------------- row building
