@@ -632,3 +632,19 @@ async def test_an_answer_past_what_the_app_draws_is_kept_whole(server, monkeypat
             "the answer goes on past 300 characters: the app draws no more of it "
             "(all of it is kept in the history)"
         ]
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_a_closing_fence_leaves_no_line_blank(server, attempt):
+    """At the end the view shrinks from the rows kept free while streaming to
+    its exact height; the lines redrawn then must be drawn (the last line of
+    a fence was left blank about one time in ten)."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.tokens_per_second = 40
+        server.script("Here:\n\n```python\ndef answer():\n    return 42\n```")
+        await send(pilot, "go")
+        await wait_idle(pilot)
+        await pilot.pause()
+        rows = "\n".join(screen_text(app))
+        assert "def answer():" in rows and "return 42" in rows, rows

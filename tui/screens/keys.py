@@ -40,7 +40,8 @@ def key_groups(app: App, chat: Screen | None) -> list[tuple[str, list[KeyRow]]]:
     from ..widgets.history_panel import HistoryPanel
 
     anywhere = _rows(app, app._bindings)
-    if app.ENABLE_COMMAND_PALETTE:
+    listed = {binding.action for _, binding in app._bindings}
+    if app.ENABLE_COMMAND_PALETTE and "command_palette" not in listed:
         palette = Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
         anywhere.append(KeyRow(app.get_key_display(palette), "Command palette"))
     groups = [("Anywhere", anywhere)]
