@@ -27,3 +27,6 @@ def _load() -> None:
     for theme in ("monokai", "friendly"):  # Pygments, its plain-text lexer, the app's styles
         look = code.CodeLook(theme, renderer.palette.code.background)
         code.draw(code.lex("x = 1", ""), 10, look)
+    # The language answers show most: its first fence is then coloured at once
+    # (others are drawn plain for the 50-100 ms their lexer takes to build).
+    code.lex("x = 1", "python")

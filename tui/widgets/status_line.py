@@ -14,9 +14,10 @@ from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 
-INTERVAL = 0.25
-"""Seconds between redraws while an answer streams: a clock and counters read
-at four a second look live, and each redraw is a screen update."""
+INTERVAL = 0.5
+"""Seconds between redraws while an answer streams: each redraw is a screen
+update of its own (the answer's frames keep their own clock), and counters
+read twice a second still look live."""
 
 
 class StatusLine(Static):
