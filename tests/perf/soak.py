@@ -60,6 +60,7 @@ from tokentide.client.demo import DemoServer, RequestRecord
 from tokentide.client.demo.answers import (
     ANSWERS,
     BAD_TOOL_ARGS,
+    ENDLESS_DELTA,
     HOSTILE,
     split_tokens,
 )
@@ -127,9 +128,10 @@ ESC_AT: dict[str, str] = {
     "finish_no_end": "held",
     "endless": "flood",
 }
-ENDLESS_ESC_PACE = 1.0
-"""Tokens (64 KiB deltas) per second of an `endless` answer that Esc stops: Esc
-is pressed once the first delta is out, the limit comes with the second, 1 s later."""
+ENDLESS_ESC_PACE = 2.0
+"""Tokens per second of an `endless` answer that Esc stops: Esc is pressed
+when its 5 ordinary tokens are out (2 s in), the 64 KiB deltas follow at 2.5 s
+and 3 s, and the second reaches the answer limit: Esc has 1 s to land."""
 
 _WORDS = " ".join(
     (
@@ -266,16 +268,24 @@ def plan_answer(index: int, rng: random.Random) -> Plan:
     return Plan(index, prompt, fault, by_prompt, esc, full)
 
 
-def expected_outcomes(plan: Plan, completed: bool) -> frozenset[str]:
-    """The outcomes that match what happened: the plan, and whether the server
-    sent the (last) request's answer to its end."""
+def expected_outcomes(plan: Plan, completed: bool, wire: str) -> frozenset[str]:
+    """The outcomes that match what happened: the plan, the wire, and whether
+    the server sent the (last) request's answer to its end.
+
+    On Responses the finish reason *is* the terminal event, so under
+    `finish_no_end` none comes: the answer stalls after its last item, as
+    under `stall`.
+    """
+    no_finish = plan.fault == "finish_no_end" and wire == "responses"
     if plan.esc is None:
+        if no_finish:
+            return frozenset({"failed"})
         return frozenset({OUTCOMES[plan.fault] if plan.fault else "finished"})
     if plan.esc == "mid":
         # Esc lands after the server sent a few tokens; if the server had
         # already sent its last byte, the answer may have finished first.
         return frozenset({"finished", "stopped"} if completed else {"stopped"})
-    if plan.fault == "finish_no_end":
+    if plan.fault == "finish_no_end" and not no_finish:
         return frozenset({"finished"})  # the finish reason came: Esc stops nothing
     return frozenset({"stopped"})
 
@@ -300,11 +310,19 @@ def text_problems(
         if not ok:
             problems.append(f"{what}: got {got[:80]!r}")
 
-    if fault == "endless":
-        want(got.startswith(_first_tokens(full, seed)), "an endless answer keeps its start")
+    if fault == "endless":  # 5 tokens, then 64 KiB deltas: stopped or cut by the limit
+        sent = _first_tokens(full, seed) + ENDLESS_DELTA * (len(got) // len(ENDLESS_DELTA) + 1)
+        want(sent.startswith(got), "an endless answer keeps what arrived")
         want(len(got.encode()) <= LIMITS.answer_bytes, "an endless answer stops at the limit")
     elif out == "stopped":
-        want(full.startswith(got) and len(got) < len(full), "a stopped answer keeps a prefix")
+        # Held after the last token (`finish_no_end` on Responses): all of it came.
+        whole = plan.esc == "held" and fault == "finish_no_end"
+        want(
+            full.startswith(got) and (whole or len(got) < len(full)),
+            "a stopped answer keeps a prefix",
+        )
+    elif fault == "finish_no_end":  # finished, or failed waiting for an end (Responses)
+        want(got == full, "the whole answer came before the server went quiet")
     elif fault in _AFTER_FIVE:
         want(got == _first_tokens(full, seed), "the 5 tokens before the fault are kept")
     elif out == "failed":
@@ -387,13 +405,13 @@ async def _esc_trigger(
         await server.await_for(lambda r: mine(r) and r.status is not None)
     elif plan.esc == "held":
         await server.await_for(lambda r: mine(r) and r.held)
-        if plan.fault == "finish_no_end":
+        if plan.fault == "finish_no_end" and pilot.app.settings.endpoint.wire != "responses":
             turn = pilot.app.screen.turns[-1]
             deadline = time.monotonic() + 5
             while turn.message.finish_reason is None and time.monotonic() < deadline:
                 await pilot.pause()
     elif plan.esc == "flood":
-        await server.await_for(lambda r: mine(r) and r.bytes_sent > 64 * 1024)
+        await server.await_for(lambda r: mine(r) and r.tokens_sent >= FAULT_AFTER, 10)
 
 
 _CHAT_PATHS = ("/chat/completions", "/messages", "/responses", "/api/chat", "GenerateContent")
@@ -471,7 +489,7 @@ async def soak(config: Config) -> Report:
                 outcome = turn.outcome.value
                 message = turn.message
                 calls = [call.to_dict() for call in message.tool_calls]
-                expected = expected_outcomes(plan, completed)
+                expected = expected_outcomes(plan, completed, config.wire)
                 if outcome not in expected:
                     problems.append(
                         f"{where}: {outcome}, expected {'/'.join(sorted(expected))}"
