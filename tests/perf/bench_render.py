@@ -752,6 +752,38 @@ def cold_start_once(bench: Bench, spec: AppSpec) -> float | None:
         return None if shown is None else shown - app.spawned_at
 
 
+def receive_only(bench: Bench, app: Path, doc: Doc, rate: int = 200) -> float | None:
+    """CPU seconds `tokentide ask --raw` spends receiving `doc` at `rate` into a pipe,
+    from the first token to its exit: the share of the app's CPU that is the HTTP
+    stream itself (the same client, parser and turn), which no renderer can save."""
+    server = bench.server
+    server.tokens_per_second, server.ttft = rate, TTFT
+    server.script(doc.text)
+    after = len(server.requests)
+    argv = [str(app), "ask", "--raw", "--base-url", server.base_url, "--model", "demo", PROMPT]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=bench.env
+    )
+    started: float | None = None
+    try:
+        chat_request(server, after, STARTUP_TIMEOUT)
+        started = cpu_seconds(proc.pid)
+    except (TimeoutError, OSError):
+        proc.kill()
+    deadline = time.perf_counter() + doc.tokens / rate + bench.timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+        time.sleep(0.05)
+    if started is None or proc.returncode != 0:
+        return None
+    return usage.ru_utime + usage.ru_stime - started
+
+
 # =========================================================================== aggregation
 
 
@@ -867,6 +899,8 @@ class Report:
     runs: int
     baseline_runs: int
     seconds: float = 0.0
+    receive_s: float | None = None
+    """CPU seconds of receiving md4k at 200 tok/s without drawing it (`receive_only`)."""
 
     def cell(self, app: str, doc: str, rate: int) -> Cell | None:
         for cell in self.cells:
@@ -932,9 +966,14 @@ def run_benchmark(config: Config) -> Report:
         for doc, rate in plan_cells(docs, config):
             cells += measure_cell(bench, tokentide, baseline, doc, rate, config)
         cold = measure_cold_start(bench, tokentide, bare, config) if config.cold_runs else None
+        md4k = next((doc for doc in docs if doc.name == "md4k"), None)
+        receive = receive_only(bench, config.app, md4k) if md4k and 200 in config.rates else None
+        if receive is not None:
+            config.log(f"  receiving md4k at 200 tok/s without drawing it: CPU {receive:.2f} s")
     report = Report(
         {d.name: d.tokens for d in docs}, cells, cold, config.runs, config.baseline_runs
     )
+    report.receive_s = receive
     report.seconds = time.perf_counter() - started
     return report
 
@@ -1066,6 +1105,13 @@ def format_report(report: Report) -> str:
         lines += ["", *cell_table(cell, baseline, report)]
     if report.cold is not None:
         lines += ["", *cold_lines(report.cold)]
+    if report.receive_s is not None:
+        share = 100 * report.receive_s / (report.docs["md4k"] / 200)
+        lines += [
+            "",
+            "Receiving md4k at 200 tok/s without drawing it (tokentide ask --raw into a pipe, "
+            f"from the first token): CPU {report.receive_s:.2f} s ({share:.0f} % of a core)",
+        ]
     lines += ["", "Targets (renderer issue)", *(str(t) for t in check_targets(report))]
     lines += ["", f"Benchmark took {report.seconds:.0f} s."]
     return "\n".join(lines)
@@ -1193,6 +1239,7 @@ def report_json(report: Report) -> dict:
         "seconds": report.seconds,
         "cells": [dataclasses.asdict(cell) for cell in report.cells],
         "cold_start": None if cold is None else {**dataclasses.asdict(cold), "ratio": cold.ratio},
+        "receive_only_s": report.receive_s,
         "targets": [dataclasses.asdict(target) for target in check_targets(report)],
     }
 
