@@ -767,3 +767,26 @@ async def test_forget_drops_ended_records_and_numbering_goes_on(
     assert [r.id for r in server.requests] == [2, 3]
     server.forget()
     assert server.requests == []
+
+
+@pytest.mark.parametrize("fault", ["finish_no_end", "huge_event"])
+async def test_faults_that_never_end_over_http2(server: DemoServer, fault: str) -> None:
+    """On one HTTP/2 stream as on an HTTP/1.1 connection: held, or flooding, until reset."""
+    wire = OpenAI()
+    server.inject(fault)
+    url, body = wire.url(server), wire.body(ECHO)
+    async with (
+        httpx.AsyncClient(http1=False, http2=True, timeout=5) as h2,
+        h2.stream("POST", url, json=body) as response,
+    ):
+        assert response.http_version == "HTTP/2"
+        if fault == "finish_no_end":
+            held = await server.await_for(lambda r: r.held)
+            raw = await read_exactly(response, held.bytes_sent)
+            fs = frames(raw, sse=True)
+            assert wire.finish(fs) == "stop" and not wire.ended(fs)
+        else:
+            raw = await read_exactly(response, MB)
+            assert FLOOD[:64] in raw.rpartition(b"\n")[2]
+    record = await left(server)
+    assert record.http_version == "2" and not record.completed
