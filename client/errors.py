@@ -373,6 +373,8 @@ def status_error(
     """
     said = provider_said or body_excerpt(body) or reason
     retry_after = retry_after_seconds(headers)
+    if retry_after is None:
+        retry_after = _retry_info(parsed)
     kind, fix = _classify(status, endpoint, said, retry_after)
     message = f"HTTP {status} {reason}".rstrip()
     if said and said not in (reason, f"{status} {reason}", f"{status}"):
@@ -494,6 +496,20 @@ def unreadable(exc: BaseException, endpoint: _Target, label: str, data: str = ""
         kind="protocol",
         fix=f"check that {endpoint.base_url} speaks the {label} format; `--debug` shows where",
     )
+
+
+def _retry_info(parsed: Any) -> float | None:
+    """Google's way of saying when to retry: a `google.rpc.RetryInfo` among
+    the error's details, `{"retryDelay": "27s"}` (Gemini's per-minute 429)."""
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for item in details if isinstance(details, list) else ():
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = item.get("retryDelay")
+            match = re.fullmatch(r"(\d+(?:\.\d+)?)s", delay) if isinstance(delay, str) else None
+            if match and math.isfinite(seconds := float(match[1])):
+                return seconds
+    return None
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

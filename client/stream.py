@@ -342,7 +342,10 @@ class AnswerStream:
             if exc.status not in RETRY_STATUSES:
                 return None
             said = f"{exc.message} {exc.detail or ''}".lower()
-            if exc.status == 429 and any(word in said for word in _EXHAUSTED):
+            # Gemini words every 429 as "exceeded your current quota"; one that
+            # says when to retry (RetryInfo, Retry-After) is a rate limit.
+            exhausted = any(word in said for word in _EXHAUSTED)
+            if exc.status == 429 and exhausted and exc.retry_after is None:
                 return None
             if exc.retry_after is not None:
                 return min(exc.retry_after, MAX_RETRY_AFTER)
@@ -524,13 +527,16 @@ class AnswerStream:
     async def _next_frame(self, stream: AsyncIterator[Frame], parser: EventParser) -> Frame:
         """The next frame; once the server has said why the answer ended, only
         usage and the end marker may follow, and they get `FINISH_GRACE`
-        seconds, not the read timeout: the answer is complete already."""
+        seconds, not the read timeout (nor fail at a read timeout shorter than
+        the grace): the answer is complete already."""
         if not parser.stopped:
             return await anext(stream)
         deadline = asyncio.timeout(FINISH_GRACE)
         try:
             async with deadline:
                 return await anext(stream)
+        except httpx.ReadTimeout:
+            raise _Lingered from None
         except TimeoutError:
             if deadline.expired():
                 raise _Lingered from None

@@ -232,3 +232,21 @@ def test_ask_exits_1_with_one_line_and_the_history_keeps_it_interrupted(replay, 
         ]
     assert [(a.outcome, a.text) for a in answers] == [("interrupted", "Hello")] * 2
     assert all(a.error and "cut off" in a.error for a in answers)
+
+
+async def test_a_read_timeout_shorter_than_the_grace_still_finishes(replay):
+    replay.reply(Canned(sse(*HELLO, chat_chunk(finish="stop")), hold=True))
+    answer, error = await stream_one(endpoint("openai", replay.base_url), Timeouts(2, 0.3))
+    assert error is None and answer.state is State.FINISHED and answer.message.text == "Hello"
+
+
+async def test_anthropic_message_stop_without_a_stop_reason_is_cut_off(replay):
+    body = sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "message_stop"},
+    )
+    replay.reply(Canned(body))
+    answer, error = await stream_one(endpoint("anthropic", host(replay)))
+    assert answer.state is State.CUT_OFF and answer.message.text == "Hi"
+    assert "with message_stop but no stop reason" in str(error)

@@ -250,3 +250,26 @@ async def test_retry_after_as_an_http_date_is_honoured(replay):
     assert error is None and answer.state is State.FINISHED
     (retry,) = [e for e in events if isinstance(e, Retrying)]
     assert 0 < retry.delay <= 2 and retry.reason == "429 rate limited"
+
+
+async def test_geminis_quota_worded_429_with_a_retry_delay_is_retried(replay):
+    """Gemini words its per-minute limit "You exceeded your current quota" and
+    says when to retry in a RetryInfo detail: that is a rate limit, waited for."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": 429,
+                "message": "You exceeded your current quota, please check your plan.",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"},
+                ],
+            }
+        }
+    ).encode()
+    replay.reply(Canned(body, status=429, content_type="application/json"))
+    replay.reply(Canned(fixture("openai_chat_usage.sse")))
+    answer, events, error = await run(replay.base_url)
+    assert error is None and answer.state is State.FINISHED
+    assert [(e.attempt, e.delay) for e in events if isinstance(e, Retrying)] == [(1, 0.0)]

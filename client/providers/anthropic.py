@@ -206,6 +206,8 @@ class AnthropicParser:
             return self._message_delta(payload)
         if kind == "message_stop":
             self.done = True
+            if self._stop_reason is None:  # the end marker, but never said why it ended
+                raise cut_off("with message_stop but no stop reason")
             return [self._finished()]
         if kind == "error":
             raise error_event(payload)
