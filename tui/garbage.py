@@ -48,5 +48,8 @@ def release_full_collections() -> None:
     if _holds == 0 and _threshold is not None:
         gc.set_threshold(*_threshold)
         _threshold = None
+        # What an earlier freeze kept and has died since (a cleared
+        # conversation's widgets, in cycles) is collected too, not leaked.
+        gc.unfreeze()
         gc.collect()
         gc.freeze()

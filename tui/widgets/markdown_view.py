@@ -128,6 +128,9 @@ class MarkdownView(LaidOutOnce, Widget):
 
     def on_unmount(self) -> None:
         self._release()
+        # The subscription's callback holds this view, and with it the whole
+        # rendered answer: left subscribed, no view would ever be freed.
+        self.app.theme_changed_signal.unsubscribe(self)
 
     def update(self, text: str) -> None:
         """Show `text` at once (a whole answer, e.g. from history)."""
