@@ -254,12 +254,11 @@ class ChatScreen(BranchActions, Screen):
         self.call_after_refresh(self._after_first_frame)
 
     async def _after_first_frame(self) -> None:
-        from textual.widgets import Footer
-
         from ..markdown.warm import warm_up
+        from ..widgets.key_bar import KeyBar
 
         warm_up()  # in a thread: the first answer's tokens then find it loaded
-        await self.mount(Footer())
+        await self.mount(KeyBar())
         self._open_history()
 
     def _open_history(self) -> None:
