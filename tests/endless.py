@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.replay import LoopbackServer
 
 
 @dataclass
@@ -27,50 +28,20 @@ class Endless:
     """Bytes sent at most; then the server closes (a test's client is broken)."""
 
 
-class EndlessServer:
+class EndlessServer(LoopbackServer):
     """Answers every request with `Endless.prefix`, then `block` until the
     client closes the connection (or `cap` is reached). `sent` is what the
     last answer wrote before it ended."""
 
     def __init__(self, answer: Endless) -> None:
+        super().__init__()
         self.answer = answer
         self.sent = 0
         self.capped = False
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
 
     @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> EndlessServer:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    async def _shutdown(self) -> None:
-        self._server.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0)
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         answer = self.answer

@@ -15,7 +15,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -51,23 +51,18 @@ class Seen:
     body: Any
 
 
-class ReplayServer:
+class LoopbackServer:
+    """An asyncio server on 127.0.0.1 (an ephemeral port) in a thread of its
+    own, so a test's client and the server never share an event loop; a
+    subclass answers in `_handle`."""
+
     def __init__(self) -> None:
-        self.queue: list[Canned] = []
-        self.seen: list[Seen] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def reply(self, canned: Canned) -> None:
-        self.queue.append(canned)
-
-    def __enter__(self) -> ReplayServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(5)
         return self
@@ -93,6 +88,23 @@ class ReplayServer:
         self._ready.set()
         self._loop.run_forever()
         self._loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class ReplayServer(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: list[Canned] = []
+        self.seen: list[Seen] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def reply(self, canned: Canned) -> None:
+        self.queue.append(canned)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
