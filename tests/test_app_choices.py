@@ -318,6 +318,7 @@ async def test_a_switch_mid_answer_closes_the_old_client_once_the_answer_is_reco
 ):
     a, b = servers
     a.tokens_per_second = 50
+    a.script("word " * 1500)  # 30 s: still streaming however slowly the picker opens
     configure(isolated_env, two_providers(a, b))
     app = TokentideApp(resolve())
     async with app.run_test(size=SIZE) as pilot:
