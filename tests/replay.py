@@ -10,12 +10,15 @@ server that echoes the key back.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
+
+import httpx
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -159,3 +162,21 @@ def _pieces(body: bytes, canned: Canned) -> list[bytes]:
         pieces.append(body[i : i + n])
         i += n
     return pieces
+
+
+class Pieces(httpx.AsyncByteStream):
+    """A body in given pieces, for httpx.MockTransport: where reads end is up
+    to the test (see `split_at`), not to a socket."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    async def __aiter__(self):
+        for piece in self._pieces:
+            yield piece
+
+
+def split_at(body: bytes, cuts: list[int]) -> list[bytes]:
+    """`body` cut at each of `cuts` (clamped, deduplicated, in order)."""
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    return [body[a:b] for a, b in itertools.pairwise(points) if b > a]

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.replay import Canned, fixture
+from tests.replay import Canned, Pieces, fixture, split_at
 from tokentide.client.accumulate import parse_partial
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import ApiError
@@ -336,24 +336,10 @@ async def test_a_stream_cut_half_way_keeps_the_part_and_says_so(replay, case: Ca
 # -- property: any split gives the same message --------------------------------
 
 
-class _Pieces(httpx.AsyncByteStream):
-    def __init__(self, pieces: list[bytes]) -> None:
-        self._pieces = pieces
-
-    async def __aiter__(self):
-        for piece in self._pieces:
-            yield piece
-
-
-def _split(body: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
-    return [body[a:b] for a, b in itertools.pairwise(points) if b > a]
-
-
 async def _message_from(case: Case, pieces: list[bytes]) -> tuple[Message, State]:
     def reply(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            200, headers={"content-type": case.content_type}, stream=_Pieces(pieces)
+            200, headers={"content-type": case.content_type}, stream=Pieces(pieces)
         )
 
     target = endpoint(case.wire, "http://fixture.test")
@@ -367,7 +353,7 @@ async def _message_from(case: Case, pieces: list[bytes]) -> tuple[Message, State
 async def test_any_split_gives_the_same_message(case: Case, cuts: list[int]):
     body = fixture(case.fixture)
     whole, whole_state = await _message_from(case, [body])
-    split, split_state = await _message_from(case, _split(body, cuts))
+    split, split_state = await _message_from(case, split_at(body, cuts))
     assert split_state is whole_state
     assert (split.text, split.reasoning, split.finish_reason, split.usage) == (
         whole.text,

@@ -11,7 +11,6 @@ one, as an internal error, or as a hang (each example has a deadline).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.replay import FIXTURES
+from tests.replay import FIXTURES, Pieces, split_at
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import ApiError
 from tokentide.client.events import (
@@ -244,24 +243,32 @@ WIRE_OF_FIXTURE = {
 }
 
 
-def _frames_of(body: bytes, ndjson: bool) -> list[tuple[str, Any]]:
+def _frames(text: str, ndjson: bool) -> list[tuple[str, str]]:
+    """(event name, data) of each frame, as the client's framing reads them:
+    NDJSON split on LF alone; SSE on blank lines, any line ending."""
+    if ndjson:
+        return [("", line) for line in text.split("\n") if line.strip()]
     frames = []
-    text = body.decode().replace("\r\n", "\n")
-    for block in text.split("\n" if ndjson else "\n\n"):
+    for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
         name, data = "", []
         for line in block.split("\n"):
-            if ndjson:
-                data.append(line)
-                continue
             field, _, value = line.partition(":")
             if field == "event":
                 name = value.strip()
             elif field == "data":
                 data.append(value.removeprefix(" "))
-        joined = "\n".join(data).strip()
-        if joined and joined != "[DONE]":
-            frames.append((name, json.loads(joined)))
+        if data:
+            frames.append((name, "\n".join(data)))
     return frames
+
+
+def _frames_of(body: bytes, ndjson: bool) -> list[tuple[str, Any]]:
+    """A fixture's frames with their JSON parsed (the end marker left out)."""
+    return [
+        (name, json.loads(data))
+        for name, data in _frames(body.decode(), ndjson)
+        if data.strip() and data.strip() != "[DONE]"
+    ]
 
 
 def _templates() -> dict[str, list[list[tuple[str, Any]]]]:
@@ -346,25 +353,11 @@ def odd_streams(draw: st.DrawFn, wire: str) -> bytes:
     return "".join(parts).encode("utf-8", "surrogatepass")
 
 
-class _Pieces(httpx.AsyncByteStream):
-    def __init__(self, pieces: list[bytes]) -> None:
-        self._pieces = pieces
-
-    async def __aiter__(self):
-        for piece in self._pieces:
-            yield piece
-
-
-def _split(body: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
-    return [body[a:b] for a, b in itertools.pairwise(points) if b > a]
-
-
 async def _through_the_client(wire: str, request: ChatRequest, pieces: list[bytes]) -> None:
     content_type = "application/x-ndjson" if wire == "ollama" else "text/event-stream"
 
     def reply(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": content_type}, stream=_Pieces(pieces))
+        return httpx.Response(200, headers={"content-type": content_type}, stream=Pieces(pieces))
 
     from tokentide.client.stream import ChatClient
 
@@ -386,21 +379,7 @@ async def _through_the_client(wire: str, request: ChatRequest, pieces: list[byte
 def _straight_into_the_parser(wire: str, request: ChatRequest, body: bytes) -> None:
     """The frames without HTTP: any exception but ApiError is a parser bug."""
     parser = wire_format(wire).parser(request)
-    text = body.decode("utf-8", "replace")
-    if wire == "ollama":
-        frames = [("", line) for line in text.split("\n") if line.strip()]
-    else:
-        frames = []
-        for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
-            name, data = "", []
-            for line in block.split("\n"):
-                field, _, value = line.partition(":")
-                if field == "event":
-                    name = value.strip()
-                elif field == "data":
-                    data.append(value.removeprefix(" "))
-            if data:
-                frames.append((name, "\n".join(data)))
+    frames = _frames(body.decode("utf-8", "replace"), ndjson=wire == "ollama")
     try:
         for name, data in frames:
             for event in parser.feed(name, data):
@@ -426,14 +405,14 @@ def fuzz(examples: int) -> settings:
 )
 async def test_random_bytes(wire: str, body: bytes, cuts: list[int], which: int):
     request = REQUESTS[which]
-    await asyncio.wait_for(_through_the_client(wire, request, _split(body, cuts)), DEADLINE)
+    await asyncio.wait_for(_through_the_client(wire, request, split_at(body, cuts)), DEADLINE)
     _straight_into_the_parser(wire, request, body)
 
 
 async def _odd_stream(wire: str, data: st.DataObject, cuts: list[int]) -> None:
     body = data.draw(odd_streams(wire))
     request = data.draw(st.sampled_from(REQUESTS))
-    await asyncio.wait_for(_through_the_client(wire, request, _split(body, cuts)), DEADLINE)
+    await asyncio.wait_for(_through_the_client(wire, request, split_at(body, cuts)), DEADLINE)
     _straight_into_the_parser(wire, request, body)
 
 
