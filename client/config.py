@@ -885,3 +885,11 @@ def _ollama_url(host: str, wire: str) -> str:
         host = "http://" + host
     host = host.replace("://0.0.0.0", "://127.0.0.1").rstrip("/")
     return host + "/v1" if wire == "openai" else host
+
+
+def provider_names(env: Mapping[str, str] | None = None, path: Path | None = None) -> set[str]:
+    """Every provider name a lane may start with (`NAME:MODEL`): the built-in
+    ones and each `[providers.NAME]` of the config file, lower case."""
+    env = os.environ if env is None else env
+    top = _read_config(env, path)
+    return {*BUILTIN_PROVIDERS, *(name.lower() for name in top.table("providers").data)}

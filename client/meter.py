@@ -16,6 +16,14 @@ The numbers are the product's promise, so each says how it was obtained:
   servers stream one token per chunk, and a single token can be a long word
   such as " understanding"), or one per four characters for a delta longer
   than MERGED_DELTA_CHARS, which a proxy must have merged from several.
+- Inter-token latency (ITL) is the time between two deltas that carried
+  tokens, shared by the tokens the later one carried (a delta of 4 tokens
+  50 ms after the previous one is 4 tokens at 12.5 ms), reported as the p50
+  and p99 over tokens. It is what makes a stream feel smooth or stuttering,
+  which tokens/s (an average) hides. The longest stall is the longest gap
+  between two deltas after the first token: the moment the user saw the
+  answer freeze. Both are measured where the deltas arrive in this process,
+  so they include the network and any proxy that batches.
 - Tokens saved, on cancel, is `max(0, expected - received)`, where expected is
   the median length of the model's past answers when the history knows
   them (capped at `max_tokens`), else `max_tokens` when the request set one,
@@ -25,9 +33,11 @@ The numbers are the product's promise, so each says how it was obtained:
 
 from __future__ import annotations
 
+import random
 import time
+from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .events import Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 
@@ -43,6 +53,14 @@ ESTIMATE_METHOD = (
 )
 MIN_RATE_SPAN = 0.05
 MIN_RATE_TOKENS = 3
+GAPS_KEPT = 50_000
+"""Inter-token gaps kept exactly; past this a uniform sample of this many
+(reservoir sampling) stands for them, so an endless answer's meter stays
+small (two arrays of this length) and its percentiles stay unbiased."""
+ARRIVAL_BUCKETS = 240
+"""Most buckets in an answer's token-arrival series; when a longer answer
+needs more, neighbouring buckets are merged and each covers twice the time."""
+FIRST_BUCKET_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,14 @@ class Metrics:
     tokens_saved: TokensSaved | None = None
     headers_ms: float | None = None
     """Request sent -> response headers: the network and the queue, before generation."""
+    itl_p50_ms: float | None = None
+    itl_p99_ms: float | None = None
+    """Inter-token latency percentiles over the streamed tokens, once the
+    answer has ended (None before, and under MIN_RATE_TOKENS tokens)."""
+    longest_stall_ms: float | None = None
+    """The longest gap between two deltas after the first token."""
+    arrivals: Arrivals | None = field(default=None, compare=False, repr=False)
+    """Tokens per time bucket from the first token on, for a sparkline."""
 
     @property
     def count_method(self) -> str:
@@ -98,7 +124,109 @@ class Metrics:
             "total_ms": _round(self.total_ms),
             "tokens_received": self.tokens_received,
             "estimated": self.estimated,
+            "itl_ms": {"p50": _round(self.itl_p50_ms), "p99": _round(self.itl_p99_ms)},
+            "longest_stall_ms": _round(self.longest_stall_ms),
         }
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """When the tokens came: tokens per bucket of `bucket_s` seconds, the first
+    bucket starting at the first token (`ttft_s` after the request was sent)."""
+
+    bucket_s: float
+    counts: tuple[int, ...]
+    ttft_s: float | None = None
+    stall_at_s: float | None = None
+    """Where the longest stall began, in seconds after the first token."""
+
+    def to_dict(self) -> dict:
+        return {
+            "bucket_ms": round(self.bucket_s * 1000, 3),
+            "counts": list(self.counts),
+            "ttft_ms": _round(None if self.ttft_s is None else self.ttft_s * 1000),
+            "stall_at_ms": _round(None if self.stall_at_s is None else self.stall_at_s * 1000),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Arrivals | None:
+        """The stored series, or None for anything that is not one (an old or
+        hand-edited row must not break the answer it belongs to)."""
+        try:
+            counts = tuple(int(c) for c in data["counts"])
+            bucket = float(data["bucket_ms"]) / 1000
+            if bucket <= 0 or any(c < 0 for c in counts) or len(counts) > 4 * ARRIVAL_BUCKETS:
+                return None
+            ttft = data.get("ttft_ms")
+            stall = data.get("stall_at_ms")
+            return cls(
+                bucket,
+                counts,
+                None if ttft is None else float(ttft) / 1000,
+                None if stall is None else float(stall) / 1000,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class _Gaps:
+    """Inter-token gaps, bounded: every gap until GAPS_KEPT, then a uniform
+    sample of them; the largest and the arrival series are always exact."""
+
+    def __init__(self) -> None:
+        self.per_token = array("d")  # the gap shared by its tokens, seconds
+        self.tokens = array("I")  # how many tokens shared it
+        self.seen = 0
+        self.longest = 0.0
+        self.longest_at = 0.0
+        self.bucket = FIRST_BUCKET_S
+        self.counts: list[int] = []
+        self._rng = random.Random(0)
+
+    def add(self, since_first: float, gap: float | None, tokens: int) -> None:
+        self._arrive(since_first, tokens)
+        if gap is None or tokens <= 0:
+            return
+        if gap > self.longest:
+            self.longest, self.longest_at = gap, since_first - gap
+        self.seen += 1
+        if len(self.per_token) < GAPS_KEPT:
+            self.per_token.append(gap / tokens)
+            self.tokens.append(tokens)
+            return
+        slot = self._rng.randrange(self.seen)
+        if slot < GAPS_KEPT:
+            self.per_token[slot], self.tokens[slot] = gap / tokens, tokens
+
+    def _arrive(self, since_first: float, tokens: int) -> None:
+        index = int(max(0.0, since_first) / self.bucket)
+        while index >= ARRIVAL_BUCKETS:
+            merged = self.counts[0::2]
+            for i, c in enumerate(self.counts[1::2]):
+                merged[i] += c
+            self.counts, self.bucket = merged, self.bucket * 2
+            index //= 2
+        if index >= len(self.counts):
+            self.counts.extend([0] * (index + 1 - len(self.counts)))
+        self.counts[index] += tokens
+
+    def percentiles(self) -> tuple[float | None, float | None]:
+        if not self.per_token:
+            return None, None
+        pairs = sorted(zip(self.per_token, self.tokens, strict=True))
+        total = sum(self.tokens)
+        return _weighted(pairs, total, 0.5), _weighted(pairs, total, 0.99)
+
+
+def _weighted(pairs: list[tuple[float, int]], total: int, q: float) -> float:
+    """The value below which a share `q` of the tokens lies (nearest rank)."""
+    rank = max(1, -(-q * total // 1))
+    running = 0
+    for value, weight in pairs:
+        running += weight
+        if running >= rank:
+            return value * 1000.0
+    return pairs[-1][0] * 1000.0
 
 
 def expectation(
@@ -135,6 +263,7 @@ class Meter:
         self.estimated_tokens = 0
         self.reported_tokens: int | None = None
         self.cancelled = False
+        self._gaps = _Gaps()
 
     def request_sent(self) -> None:
         self.sent_at = self.clock()
@@ -156,11 +285,15 @@ class Meter:
 
     def _token(self, text: str) -> None:
         now = self.clock()
+        previous = self.last_token_at
         if self.first_token_at is None:
             self.first_token_at = now
         self.last_token_at = now
         merged = len(text) > MERGED_DELTA_CHARS
-        self.estimated_tokens += len(text) // CHARS_PER_TOKEN if merged else 1
+        tokens = max(1, len(text) // CHARS_PER_TOKEN) if merged else 1
+        self.estimated_tokens += tokens
+        gap = None if previous is None else now - previous
+        self._gaps.add(now - self.first_token_at, gap, tokens)
 
     def end(self, cancelled: bool = False) -> None:
         if self.ended_at is None:
@@ -177,13 +310,25 @@ class Meter:
         now = self.ended_at if self.ended_at is not None else self.clock()
         start = self.sent_at
         tokens = self.tokens
-        ttft = rate = None
+        ttft = rate = p50 = p99 = stall = None
+        arrivals = None
         if self.streaming and start is not None and self.first_token_at is not None:
             ttft = _ms(self.first_token_at - start)
             span = (self.last_token_at or self.first_token_at) - self.first_token_at
             streamed = self.estimated_tokens
             if span >= MIN_RATE_SPAN and streamed >= MIN_RATE_TOKENS:
                 rate = (streamed - 1) / span
+            gaps = self._gaps
+            if streamed >= MIN_RATE_TOKENS:
+                if self.ended_at is not None:  # a sort: not on every snapshot while streaming
+                    p50, p99 = gaps.percentiles()
+                stall = _ms(gaps.longest) if gaps.seen else None
+            arrivals = Arrivals(
+                gaps.bucket,
+                tuple(gaps.counts),
+                ttft_s=self.first_token_at - start,
+                stall_at_s=gaps.longest_at if gaps.seen else None,
+            )
         saved = None
         if self.cancelled and start is not None:  # nothing sent, nothing saved
             saved = TokensSaved(max(0, self.expected.tokens - tokens), self.expected)
@@ -199,6 +344,10 @@ class Meter:
                 if start is not None and self.headers_at is not None
                 else None
             ),
+            itl_p50_ms=p50,
+            itl_p99_ms=p99,
+            longest_stall_ms=stall,
+            arrivals=arrivals,
         )
 
 

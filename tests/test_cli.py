@@ -84,7 +84,12 @@ def test_json_output_fields(tmp_path, demo):
     assert data["usage"]["output_tokens"] == demo.requests[-1].tokens_sent
     assert data["usage"]["input_tokens"] > 0
     metrics = data["metrics"]
-    assert set(metrics) == {"ttft_ms", "tokens_per_s", "total_ms", "tokens_received", "estimated"}
+    assert set(metrics) == {
+        "ttft_ms", "tokens_per_s", "total_ms", "tokens_received", "estimated", "itl_ms",
+        "longest_stall_ms",
+    }  # fmt: skip
+    assert set(metrics["itl_ms"]) == {"p50", "p99"}
+    assert 0 < metrics["itl_ms"]["p50"] <= metrics["itl_ms"]["p99"] <= metrics["longest_stall_ms"]
     assert (
         metrics["estimated"] is False
         and metrics["tokens_received"] == data["usage"]["output_tokens"]
