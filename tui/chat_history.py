@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tokentide.client.config import Settings
 from tokentide.client.events import Message, ToolCall
-from tokentide.client.meter import Expectation, Metrics, TokensSaved
+from tokentide.client.meter import Arrivals, Expectation, Metrics, TokensSaved
 
 from .branches import Answer, Branches, Plan, Prompt, prune, unanswered
 from .turn import Outcome, Params, PastTurn
@@ -289,4 +289,8 @@ def _metrics(row: MessageRow) -> Metrics:
         tokens_received=row.tokens_received or 0,
         estimated=not row.tokens_counted_by_server,
         tokens_saved=saved,
+        itl_p50_ms=row.itl_p50_ms,
+        itl_p99_ms=row.itl_p99_ms,
+        longest_stall_ms=row.longest_stall_ms,
+        arrivals=Arrivals.from_dict(row.arrivals) if row.arrivals is not None else None,
     )

@@ -163,6 +163,10 @@ class Recording:
             total_ms=metrics.total_ms,
             ended_at=time.time(),
             error=message.error,
+            itl_p50_ms=metrics.itl_p50_ms,
+            itl_p99_ms=metrics.itl_p99_ms,
+            longest_stall_ms=metrics.longest_stall_ms,
+            arrivals=metrics.arrivals.to_dict() if metrics.arrivals else None,
         )
 
         def finish(store: Store) -> None:

@@ -215,6 +215,14 @@ class MessageRow:
     """The message this one follows (None: a first prompt)."""
     chosen: bool = True
     """Shown and sent as context, among the messages that follow the same one."""
+    itl_p50_ms: float | None = None
+    itl_p99_ms: float | None = None
+    """Inter-token latency over the answer's streamed tokens (client/meter.py)."""
+    longest_stall_ms: float | None = None
+    """The longest gap between two deltas after the first token."""
+    arrivals: dict[str, Any] | None = None
+    """Tokens per time bucket from the first token (`Arrivals.to_dict`), for a
+    sparkline; None before m007, for a non-streaming answer, or when unreadable."""
 
 
 _MESSAGE_COLUMNS = tuple(f.name for f in fields(MessageRow))
@@ -245,6 +253,11 @@ class AnswerRecord:
     error: str | None = None
     cost_usd: float | None = None
     cost_saved_usd: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p99_ms: float | None = None
+    longest_stall_ms: float | None = None
+    arrivals: dict[str, Any] | None = None
+    """`Arrivals.to_dict()` of the answer's metrics (stored as JSON)."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +270,18 @@ class SearchHit:
     """One line around the match, the matched words between `marks`."""
     title: str | None = None
     created_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of a distribution: how many values fell in [low, high) (the
+    last bucket includes `high`; `open_ended`: it holds everything from `low`
+    up, a long tail folded into one bar so it does not flatten the rest)."""
+
+    low: float
+    high: float
+    count: int
+    open_ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,6 +302,13 @@ class ModelStats:
     ttft_ms_p50: float | None
     ttft_ms_p90: float | None
     tokens_per_s_p50: float | None
+    itl_ms_p50: float | None = None
+    """The median of the answers' own ITL p50: how smooth a typical answer streams."""
+    longest_stall_ms_p90: float | None = None
+    """9 answers in 10 froze no longer than this (p90 of each answer's longest stall)."""
+    ttft_ms_histogram: list[Bucket] = field(default_factory=list)
+    """The answers' TTFTs in at most HISTOGRAM_BUCKETS ranges, for a bar chart."""
+    tokens_per_s_histogram: list[Bucket] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -511,6 +543,19 @@ def m006_branches(db: sqlite3.Connection) -> None:
     )
 
 
+def m007_inter_token_latency(db: sqlite3.Connection) -> None:
+    """How smoothly each answer streamed: ITL p50/p99, its longest stall, and
+    the token-arrival series (JSON) its sparkline is drawn from. Answers
+    written before are NULL: their details show no ITL and no sparkline."""
+    for column, kind in (
+        ("itl_p50_ms", "REAL"),
+        ("itl_p99_ms", "REAL"),
+        ("longest_stall_ms", "REAL"),
+        ("arrivals", "TEXT"),
+    ):
+        db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: list[Migration] = [
     m001_conversations_and_messages,
     m002_read_indexes,
@@ -518,6 +563,7 @@ MIGRATIONS: list[Migration] = [
     m004_price_source,
     m005_conversation_choices,
     m006_branches,
+    m007_inter_token_latency,
 ]
 
 
@@ -1287,10 +1333,13 @@ class Store:
         self, *, model: str | None = None, since_days: float | None = None
     ) -> list[ModelStats]:
         """Per model, most answers first: counts by outcome, tokens, cost and what
-        stopping saved, TTFT p50/p90 and tokens/s p50 (percentiles skip NULLs)."""
+        stopping saved, TTFT p50/p90, tokens/s p50, ITL p50, longest stall p90
+        (percentiles skip NULLs), and the TTFT and tokens/s distributions.
+        One scan of small columns: the texts and arrival series are not read."""
         sql = (
             "SELECT model, outcome, tokens_received, tokens_saved, cost_usd, cost_saved_usd, "
-            "ttft_ms, tokens_per_s FROM messages WHERE role = 'assistant'"
+            "ttft_ms, tokens_per_s, itl_p50_ms, longest_stall_ms "
+            "FROM messages WHERE role = 'assistant'"
         )
         args: list[Any] = []
         if model is not None:
@@ -1397,6 +1446,10 @@ def _ending(record: AnswerRecord, clock: Callable[[], float]) -> dict[str, Any]:
         "error": record.error,
         "cost_usd": record.cost_usd,
         "cost_saved_usd": record.cost_saved_usd,
+        "itl_p50_ms": record.itl_p50_ms,
+        "itl_p99_ms": record.itl_p99_ms,
+        "longest_stall_ms": record.longest_stall_ms,
+        "arrivals": None if record.arrivals is None else json.dumps(record.arrivals),
     }
 
 
@@ -1413,7 +1466,20 @@ def _message(row: Sequence[Any]) -> MessageRow:
     counted = values["tokens_counted_by_server"]
     values["tokens_counted_by_server"] = None if counted is None else bool(counted)
     values["reasoning"] = values["reasoning"] or ""
+    values["arrivals"] = _json_object(values["arrivals"])
     return MessageRow(**values)
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """A stored JSON object, or None for anything else: a hand-edited or
+    damaged cell must not stop its conversation from opening."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _hit(row: Sequence[Any], snippet: str) -> SearchHit:
@@ -1441,6 +1507,8 @@ def _sum(values: Sequence[float | None]) -> float | None:
 
 def _model_stats(model: str | None, rows: Sequence[tuple[Any, ...]]) -> ModelStats:
     outcomes = [row[1] for row in rows]
+    ttfts = [row[6] for row in rows]
+    rates = [row[7] for row in rows]
     return ModelStats(
         model=model,
         answers=len(rows),
@@ -1453,10 +1521,64 @@ def _model_stats(model: str | None, rows: Sequence[tuple[Any, ...]]) -> ModelSta
         tokens_saved=sum(row[3] or 0 for row in rows if row[1] == "stopped"),
         cost_usd=_sum([row[4] for row in rows]),
         cost_saved_usd=_sum([row[5] for row in rows]),
-        ttft_ms_p50=percentile([row[6] for row in rows], 0.5),
-        ttft_ms_p90=percentile([row[6] for row in rows], 0.9),
-        tokens_per_s_p50=percentile([row[7] for row in rows], 0.5),
+        ttft_ms_p50=percentile(ttfts, 0.5),
+        ttft_ms_p90=percentile(ttfts, 0.9),
+        tokens_per_s_p50=percentile(rates, 0.5),
+        itl_ms_p50=percentile([row[8] for row in rows], 0.5),
+        longest_stall_ms_p90=percentile([row[9] for row in rows], 0.9),
+        ttft_ms_histogram=histogram(ttfts),
+        tokens_per_s_histogram=histogram(rates),
     )
+
+
+HISTOGRAM_BUCKETS = 8
+"""Most bars in a distribution chart (`stats`, the app's Stats)."""
+TAIL_MINIMUM = 10
+"""Values a distribution needs before its top tenth can be folded into one bar."""
+_NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+
+
+def _nice_step(raw: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `raw`."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    for nice in (*_NICE_STEPS, 10.0):
+        if nice * power >= raw * (1 - 1e-9):
+            return nice * power
+    return 10.0 * power  # pragma: no cover - 10 always qualifies
+
+
+def histogram(values: Sequence[float | None], most: int = HISTOGRAM_BUCKETS) -> list[Bucket]:
+    """`values` (NULLs skipped) counted in at most `most` ranges of one round
+    width (1, 2, 2.5 or 5 times a power of ten), so the bars read as "250-500 ms".
+    From TAIL_MINIMUM values on, a long tail - the top tenth spread over more
+    than twice what the other nine tenths span - is one open-ended last
+    bucket ("≥ 2 s"): one 30 s TTFT must not squeeze every other answer into
+    the first bar. [] for no values."""
+    xs = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not xs:
+        return []
+    low, high = xs[0], xs[-1]
+    if high == low:
+        return [Bucket(low, high, len(xs))]
+    body = xs[int(0.9 * (len(xs) - 1))]  # the top of the lower nine tenths
+    tail = len(xs) >= TAIL_MINIMUM and body > low and high - low > 2 * (body - low)
+    top, bars = (body, most - 1) if tail else (high, most)
+    step = _nice_step((top - low) / bars)
+    while True:
+        start = math.floor(low / step) * step
+        count = max(1, math.ceil((top - start) / step - 1e-9))
+        if count <= bars:
+            break
+        step = _nice_step(step * 1.0001)
+    edges = [round(start + i * step, 9) for i in range(count + 1)]
+    counts = [0] * (count + 1 if tail else count)
+    for value in xs:
+        index = int((value - start) // step)
+        counts[min(max(index, 0), len(counts) - 1)] += 1
+    buckets = [Bucket(edges[i], edges[i + 1], counts[i]) for i in range(count)]
+    if tail:
+        buckets.append(Bucket(edges[-1], high, counts[-1], open_ended=True))
+    return buckets
 
 
 # --------------------------------------------------------------------------- markdown
