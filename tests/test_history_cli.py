@@ -161,3 +161,38 @@ def test_stats_per_model_from_recorded_answers(demo, env):
     assert model["tokens_received"] == 3 * 3
     assert model["cost_usd"] is None  # a local server: no invented price
     assert model["ttft_ms_p50"] > 0 and model["ttft_ms_p90"] >= model["ttft_ms_p50"]
+
+
+def test_answers_keep_their_itl_and_stats_chart_the_distributions_on_a_terminal(demo, env):
+    """ITL and the longest stall are stored with each answer `ask` records;
+    `stats` adds ITL p50 to its lines, its --json has the buckets, and on a
+    terminal (a pty) the TTFT and tokens/s charts follow the lines; a pipe
+    gets the lines only."""
+    import re
+
+    from tests.test_cli import in_a_terminal
+
+    for _ in range(3):
+        demo.script("word " * 200)  # 200 tokens: long enough for a rate at 2,000 tok/s
+        assert ask(demo, env, "q").returncode == 0
+    answer = answer_of(env, conversations(env)[0]["id"])
+    assert 0 < answer["itl_p50_ms"] <= answer["itl_p99_ms"] <= answer["longest_stall_ms"]
+    assert sum(answer["arrivals"]["counts"]) == answer["tokens_received"]
+
+    (model,) = json.loads(tokentide("stats", "--json", env=env).stdout)["models"]
+    assert model["itl_ms_p50"] > 0 and model["longest_stall_ms_p90"] > 0
+    assert sum(b["count"] for b in model["ttft_ms_histogram"]) == 3
+    assert sum(b["count"] for b in model["tokens_per_s_histogram"]) == 3
+
+    piped = tokentide("stats", env=env)
+    assert piped.returncode == 0, piped.stderr
+    (line,) = piped.stdout.splitlines()
+    assert line.startswith("demo: 3 answers") and " · ITL p50 " in line
+    assert "longest stall p90" in line and "█" not in piped.stdout
+
+    drawn = in_a_terminal("stats", env=env, columns=100).decode()
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", drawn).replace("\r\n", "\n")
+    assert plain.splitlines()[0] == line
+    assert "demo · TTFT" in plain and "demo · tokens/s" in plain
+    assert re.search(r"ms [█▏▎▍▌▋▊▉]+ +\d", plain), plain
+    assert re.search(r"tok/s [█▏▎▍▌▋▊▉]+ +\d", plain), plain

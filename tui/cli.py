@@ -484,7 +484,9 @@ def stats(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Per model: answers, stopped ones, tokens, tokens saved, cost, TTFT, tokens/s."""
+    """Per model: answers, stopped ones, tokens, tokens saved, cost, TTFT, tokens/s,
+    inter-token latency and the longest stalls; on a terminal, the TTFT and tokens/s
+    distributions as bar charts (piped: the lines only; --json has the buckets)."""
     from tokentide.client.config import resolve
 
     from . import history_cli

@@ -176,6 +176,32 @@ def stats(settings: Settings, model: str | None, since: float | None, as_json: b
         return
     for row in rows:
         _print(_stats_line(row))
+    if sys.stdout.isatty():
+        _charts(rows)
+
+
+def _charts(rows: list[ModelStats]) -> None:
+    """On a terminal, under the lines: per model, its TTFT and tokens/s
+    distributions as two bar charts side by side (stacked when the terminal
+    is narrow). A pipe gets the lines only; `--json` has the buckets."""
+    from rich.columns import Columns
+    from rich.console import Console
+
+    from .charts import bar_rows, ms_range, rate_range, rich_chart
+
+    console = Console(highlight=False)
+    for row in rows:
+        charts = []
+        name = _clean(row.model or "?")
+        if row.ttft_ms_histogram:
+            bars = bar_rows(row.ttft_ms_histogram, ms_range)
+            charts.append(rich_chart(f"{name} · TTFT", bars))
+        if row.tokens_per_s_histogram:
+            bars = bar_rows(row.tokens_per_s_histogram, rate_range)
+            charts.append(rich_chart(f"{name} · tokens/s", bars))
+        if charts:
+            console.print()
+            console.print(Columns(charts, padding=(0, 4)))
 
 
 def _stats_json(row: ModelStats) -> dict[str, Any]:
@@ -220,4 +246,8 @@ def _stats_line(row: ModelStats) -> str:
         parts.append(f"TTFT p50 {row.ttft_ms_p50:.0f} ms, p90 {row.ttft_ms_p90:.0f} ms")
     if row.tokens_per_s_p50 is not None:
         parts.append(f"{row.tokens_per_s_p50:.1f} tok/s p50")
+    if row.itl_ms_p50 is not None:
+        parts.append(f"ITL p50 {row.itl_ms_p50:.1f} ms")
+    if row.longest_stall_ms_p90 is not None:
+        parts.append(f"longest stall p90 {row.longest_stall_ms_p90:.0f} ms")
     return f"{row.model or '?'}: " + " · ".join(parts)
