@@ -63,6 +63,9 @@ class Recording:
         """Where the rows go in the conversation's tree (None: after its last
         message, as `ask` writes); its nodes get their row ids here."""
         self._answer: int | None = None  # set in the writer thread
+        self._prompt_id: int | None = None  # set in the writer thread
+        self._origin: Recording | None = None
+        """The recording whose prompt this one answers too (`alternative`)."""
         self._started = False
         self._final: tuple[Message, Metrics] | None = None
         self._failed = False
@@ -86,6 +89,8 @@ class Recording:
         goes on as a new one."""
 
         plan = self._plan
+        if self._origin is not None:
+            return  # the origin's prompt, written once
 
         def add(store: Store) -> None:
             if self._conversation is not None:
@@ -104,6 +109,7 @@ class Recording:
         await asyncio.wrap_future(self._submit(add))
 
     def _prompt_row(self, row: int) -> None:
+        self._prompt_id = row
         if self._plan is not None:
             self._plan.prompt.row_id = row
 
@@ -175,6 +181,26 @@ class Recording:
 
         self._submit(finish)
 
+    def alternative(self, settings: Settings) -> Recording:
+        """Another answer to this recording's prompt, from another model (a
+        race's other lanes): the same conversation and prompt row, its own
+        answer row with its own provider, wire and model. Its `prompt()` writes
+        nothing; its answer's row is made after this one's prompt is written
+        (every write goes through `WRITER`, in order)."""
+        other = Recording(self._store, self._conversation, settings, self._params, warn=self._warn)
+        other._origin = self
+        return other
+
+    def choose(self) -> None:
+        """Make this answer the chosen one among its prompt's answers (a race's
+        winner); the others stay as alternatives."""
+
+        def choose(store: Store) -> None:
+            if self._answer is not None:
+                store.choose(self._answer)
+
+        self._submit(choose)
+
     async def written(self) -> None:
         """Until every write asked for so far is done (before `ask` exits)."""
         if self._last is not None:
@@ -236,9 +262,13 @@ class Recording:
         plan = self._plan
 
         def start(store: Store) -> None:
+            if (origin := self._origin) is not None:  # written by now: the writes are in order
+                self._conversation, self._prompt_id = origin._conversation, origin._prompt_id
             if self._conversation is None:
                 return  # the prompt could not be written: neither can the answer
-            parent = plan.prompt.row_id if plan is not None else LAST
+            parent = plan.prompt.row_id if plan is not None else self._prompt_id
+            if parent is None:
+                parent = LAST
             self._answer = store.start_answer(
                 self._conversation,
                 provider=endpoint.name,
