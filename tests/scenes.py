@@ -390,6 +390,9 @@ def seed_history(path: Path, start: float = 1_735_689_600.0) -> None:
                     tokens_saved=200 if day == 2 else None,
                     ttft_ms=300.0 + 20 * day,
                     tokens_per_s=70.0 + day,
+                    itl_p50_ms=14.0 + day / 2,
+                    itl_p99_ms=40.0 + 5 * day,
+                    longest_stall_ms=120.0 + 30 * day,
                 ),
             )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.command import Command, CommandList, CommandPalette
+from textual.widgets import Static
 
 from tests.pilot import answers, make_app, screen_text, send, wait_idle
 from tokentide.client.demo import DemoServer
@@ -318,6 +319,10 @@ async def test_stats_shows_this_session_and_the_whole_history(server, history_fi
         screen = app.screen
         session = [line.strip() for line in screen_text(app, screen.query_one("#session"))]
         history = [line.strip() for line in screen_text(app, screen.query_one("#history"))]
+        charts = [
+            [line.rstrip() for line in screen_text(app, chart)]
+            for chart in screen.query(".chart").results(Static)
+        ]
         turn = app.chat_screen().turns[-1]
         metrics, usage = turn.metrics(), turn.message.usage
         await pilot.press("escape")
@@ -325,21 +330,21 @@ async def test_stats_shows_this_session_and_the_whole_history(server, history_fi
 
     assert session[0].split() == [
         "model", "answers", "stopped", "TTFT", "p50", "TTFT", "p90", "tok/s", "p50",
-        "tokens", "saved", "cost",
+        "ITL", "p50", "tokens", "saved", "cost",
     ]  # fmt: skip
     tokens = metrics.tokens_received
     ttft = f"{metrics.ttft_ms:.0f}"
     # This session: the one answer, priced from the config file ($1 a token);
     # the figures are the footer's own.
     assert session[1].split() == [
-        "demo", "1", "0", ttft, "ms", ttft, "ms", f"{metrics.tokens_per_s:.1f}", str(tokens),
-        "–", f"${tokens + usage.input_tokens:.2f}",
+        "demo", "1", "0", ttft, "ms", ttft, "ms", f"{metrics.tokens_per_s:.1f}",
+        f"{metrics.itl_p50_ms:.1f}", "ms", str(tokens), "–", f"${tokens + usage.input_tokens:.2f}",
     ]  # fmt: skip
     # All history: the seeded model (no price: a local server; p90 of 200, 300 and
     # 400 ms interpolates to 380), the session's, and a total.
     rows = {line.split()[0]: line.split() for line in history[1:]}
     assert rows["local-model"] == [
-        "local-model", "3", "1", "300", "ms", "380", "ms", "50.0", "300", "~40", "–"
+        "local-model", "3", "1", "300", "ms", "380", "ms", "50.0", "–", "300", "~40", "–"
     ]  # fmt: skip
     assert rows["demo"][:3] == ["demo", "1", "0"]
     assert rows["all"] == [
@@ -352,6 +357,22 @@ async def test_stats_shows_this_session_and_the_whole_history(server, history_fi
         "~40",
         rows["demo"][-1],
     ]
+    # Under the table, per model (most answers first), its TTFT and tokens/s
+    # distributions: 200, 300 and 400 ms in 25 ms ranges, the fullest bar full.
+    titles = [chart[0].strip() for chart in charts]
+    assert titles == [
+        "local-model · TTFT",
+        "local-model · tokens/s",
+        "demo · TTFT",
+        "demo · tokens/s",
+    ]
+    ttfts = charts[0][1:]
+    assert [line.split()[0] for line in ttfts] == [
+        f"{low}–{low + 25}" for low in range(200, 400, 25)
+    ]
+    assert ttfts[0].endswith("ms " + "█" * 16 + " 1") and ttfts[1].endswith("ms " + " " * 16 + " 0")
+    assert sum(int(line.split()[-1]) for line in charts[1][1:]) == 3
+    assert charts[2][1:] == [f"{metrics.ttft_ms:.4g} ms " + "█" * 16 + " 1"]
 
 
 async def test_stats_without_history_says_so_and_keeps_the_session_line(

@@ -69,7 +69,9 @@ def test_keys_help(shoot):
 
 def test_stats(shoot):
     """You should see Stats: this session's one demo answer (350 ms, 80.0 tok/s,
-    247 tokens, $0.0037) and the history's six answers with their cost."""
+    ITL 12.5 ms, 247 tokens, $0.0037), the history's six answers with their
+    cost, and under them demo's TTFT (300-380 ms, 10 ms bars) and tokens/s
+    (70-80 tok/s) distributions as bar charts."""
     assert shoot("stats")
 
 

@@ -1,6 +1,8 @@
 """Stats (the palette): what `tokentide stats` prints, in the app, for this
 session and for the whole history - per model, answers and stops, TTFT p50
-and p90, tokens/s p50, tokens received and saved by stopping, and cost.
+and p90, tokens/s p50, ITL p50, tokens received and saved by stopping, and
+cost - and under the history's table, per model, its TTFT and tokens/s
+distributions as bar charts (tui/charts.py, in the theme's colours).
 
 The figures are read by `TokentideApp.action_stats` (after the history's
 queued writes, so the answer just ended counts); this screen only lays
@@ -15,16 +17,29 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..charts import BAR_WIDTH, BarRow, bar_rows, ms_range, rate_range
 from ..format import count
 from ..history_cli import totals
 from ..prices import usd
+from ..safe_text import one_line
 from ..store import ModelStats
 
-COLUMNS = ("model", "answers", "stopped", "TTFT p50", "TTFT p90", "tok/s p50", "tokens", "saved")
+COLUMNS = (
+    "model",
+    "answers",
+    "stopped",
+    "TTFT p50",
+    "TTFT p90",
+    "tok/s p50",
+    "ITL p50",
+    "tokens",
+    "saved",
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,7 @@ class StatsScreen(ModalScreen[None]):
     StatsScreen {
         align: center middle;
         & > VerticalScroll {
-            width: 100;
+            width: 110;
             max-width: 100%;
             height: auto;
             max-height: 90%;
@@ -60,6 +75,8 @@ class StatsScreen(ModalScreen[None]):
         }
         & .area { margin: 1 0 0 0; color: $text-primary; text-style: bold; }
         & .note { color: $text-muted; }
+        & .charts { height: auto; margin: 1 0 0 0; }
+        & .chart { width: auto; margin: 0 4 0 0; }
     }
     """
 
@@ -83,6 +100,11 @@ class StatsScreen(ModalScreen[None]):
                 yield Static("no answers yet", classes="note", markup=False)
             else:
                 yield Static(table(figures.history), id="history")
+                for row in figures.history:
+                    if charts := model_charts(row):
+                        with Horizontal(classes="charts"):
+                            for chart in charts:
+                                yield Static(chart, classes="chart")
             yield Static(
                 "~ estimated: tokens saved by stopping, and counts the server did not give. "
                 "Cost only where a price is known (tokentide stats --json has every field).",
@@ -108,6 +130,7 @@ def table(rows: list[ModelStats]) -> Table:
             _ms(row.ttft_ms_p50),
             _ms(row.ttft_ms_p90),
             "–" if row.tokens_per_s_p50 is None else f"{row.tokens_per_s_p50:.1f}",
+            "–" if row.itl_ms_p50 is None else f"{row.itl_ms_p50:.1f} ms",
             str(row.tokens_received),
             f"~{row.tokens_saved}" if row.tokens_saved else "–",
         ]
@@ -121,11 +144,43 @@ def table(rows: list[ModelStats]) -> Table:
             "",
             "",
             "",
+            "",
             str(sums["tokens_received"]),
             f"~{sums['tokens_saved']}" if sums["tokens_saved"] else "–",
         ]
         grid.add_row(*cells, *_costs(sums["cost_usd"], sums["cost_saved_usd"], priced, spared))
     return grid
+
+
+def model_charts(row: ModelStats) -> list[Content]:
+    """The model's TTFT and tokens/s distributions (none without figures)."""
+    name = one_line(row.model or "?")
+    charts = []
+    if row.ttft_ms_histogram:
+        charts.append(chart(f"{name} · TTFT", bar_rows(row.ttft_ms_histogram, ms_range)))
+    if row.tokens_per_s_histogram:
+        rows = bar_rows(row.tokens_per_s_histogram, rate_range)
+        charts.append(chart(f"{name} · tokens/s", rows))
+    return charts
+
+
+def chart(title: str, rows: list[BarRow]) -> Content:
+    """A bar chart as content: the title, then a line a bucket (label, bar in
+    the theme's accent, count). `title` is plain text, never markup."""
+    label_width = max(len(row.label) for row in rows)
+    count_width = max(len(str(row.count)) for row in rows)
+    lines: list[Content] = [Content.styled(title, "bold $text-primary")]
+    for row in rows:
+        lines.append(
+            Content.assemble(
+                (row.label.rjust(label_width), "$text-muted"),
+                " ",
+                (row.bar.ljust(BAR_WIDTH), "$accent"),
+                " ",
+                str(row.count).rjust(count_width),
+            )
+        )
+    return Content("\n").join(lines)
 
 
 def _ms(value: float | None) -> str:
