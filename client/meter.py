@@ -300,6 +300,13 @@ class Meter:
             self.ended_at = self.clock()
         self.cancelled = self.cancelled or cancelled
 
+    def gaps(self) -> list[tuple[float, int]]:
+        """The inter-token gaps kept, each as (seconds per token, tokens that
+        shared it): what ITL percentiles over several answers are computed
+        from (`tokentide bench`), rather than percentiles of each answer's
+        percentiles. Past GAPS_KEPT gaps this is the uniform sample kept."""
+        return list(zip(self._gaps.per_token, self._gaps.tokens, strict=True))
+
     @property
     def tokens(self) -> int:
         if self.reported_tokens is not None:

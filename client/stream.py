@@ -260,6 +260,10 @@ class AnswerStream:
     def metrics(self) -> Metrics:
         return self._meter.snapshot()
 
+    def gaps(self) -> list[tuple[float, int]]:
+        """Inter-token gaps as (seconds per token, tokens): see `Meter.gaps`."""
+        return self._meter.gaps()
+
     # -- the one iteration ----------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
