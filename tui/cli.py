@@ -357,6 +357,79 @@ def models(
     raise typer.Exit(run_models(settings, debug=debug, as_json=json_out))
 
 
+@app.command()
+def bench(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="[PROVIDER:]MODEL",
+            help="A model to bench (repeatable, up to 6): demo:demo, openai:gpt-4o-mini, "
+            "a [providers.NAME] of the config file (NAME:MODEL), or MODEL for the default "
+            "provider.",
+            show_default=False,
+        ),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Streamed runs per model.")] = 10,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", "-c", help="Runs in flight at once within a model."),
+    ] = 1,
+    system: SystemOpt = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=1, help="Stop each answer after this many tokens."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One JSON document: {"models": [{provider, model, runs, errors, error, '
+            "ttft_ms, tokens_per_s, itl_ms, total_ms, tokens}]}, each figure {p50, p90, p99}.",
+        ),
+    ] = False,
+    debug: DebugOpt = False,
+    http2: Http2Opt = None,
+) -> None:
+    """Stream PROMPT --runs times to each model and print, per model, the runs, the errors
+    and the p50/p90/p99 of TTFT, tokens/s, inter-token latency (over every token of every
+    run) and total time; percentiles interpolate linearly between the closest ranks.
+
+    Models run one after another (two at once on one server would slow each other down),
+    --concurrency runs at a time within a model. A failed run is counted in errors and
+    left out of the figures; no run is retried (a retry would count its wait as TTFT).
+    Nothing is recorded in the history. Ctrl-C stops every run at once, prints what was
+    measured so far and exits 130. Exit 1 when every run of a model failed.
+    """
+    from tokentide.client.lanes import resolve_lanes
+
+    from .bench import BenchOptions, check_options, run_bench
+    from .turn import Params
+
+    try:
+        check_options(runs, concurrency)
+        lanes = resolve_lanes(models or [], system=system, http2=http2)
+    except ConfigError as exc:
+        if debug:
+            raise
+        _fail(str(exc), code=ExitCode.USAGE)
+    text = _read_prompt(prompt)
+    options = BenchOptions(
+        prompt=text,
+        runs=runs,
+        concurrency=concurrency,
+        params=Params(max_tokens=max_tokens),
+        json=json_out,
+        debug=debug,
+    )
+    raise typer.Exit(run_bench(lanes, options))
+
+
 history_app = typer.Typer(
     name="history",
     help="The conversations the app and `ask` recorded (TOKENTIDE_HISTORY names the file).",
