@@ -77,7 +77,8 @@ def resolve_lanes(
     that cannot be resolved, naming it."""
     if len(specs) < at_least:
         raise ConfigError(
-            f"name at least {at_least} models (got {len(specs)})", fix="add -m [PROVIDER:]MODEL"
+            f"name at least {at_least} model{'s' if at_least > 1 else ''} (got {len(specs)})",
+            fix="add -m [PROVIDER:]MODEL",
         )
     if len(specs) > MAX_LANES:
         raise ConfigError(
