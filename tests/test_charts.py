@@ -15,6 +15,7 @@ from tokentide.tui.charts import (
     rate_range,
     rates_over_time,
     rich_chart,
+    spark_rows,
 )
 from tokentide.tui.store import Bucket
 
@@ -62,3 +63,9 @@ def test_arrivals_become_evenly_spaced_rates():
         assert sum(rates) * 0.6 / columns == pytest.approx(12)
     assert column_at(arrivals, 0.25, 12) == 5
     assert column_at(arrivals, 0.0, 12) == 0 and column_at(arrivals, 9.0, 12) == 11
+
+
+def test_a_sparkline_rises_from_zero_and_a_stall_is_a_gap():
+    assert spark_rows([10, 5, 0, 1], height=1) == ["█▄ ▁"]  # half the rate, half the height
+    assert spark_rows([16, 8, 0], height=2) == ["█  ", "██ "]  # top row first
+    assert spark_rows([0, 0], height=2) == ["  ", "  "] and spark_rows([], 1) == [""]

@@ -6,9 +6,9 @@
   the count. `tokentide stats` draws it with Rich on a terminal; the app's
   Stats screen builds the same rows into Textual content (theme colours).
 - An answer's token arrivals (client/meter.py's `Arrivals`) resampled to
-  a fixed number of columns of tokens/s, for a sparkline whose columns are
-  then evenly spaced in time, so a mark under column N is at N/width of the
-  stream (where the longest stall began).
+  a fixed number of columns of tokens/s and drawn as a sparkline from zero,
+  its columns evenly spaced in time, so a mark under column N is at N/width
+  of the stream (where the longest stall began).
 
 Only text is built here; colour is the caller's.
 """
@@ -119,6 +119,32 @@ def rates_over_time(arrivals: Arrivals, columns: int) -> list[float]:
             index += 1
         rates.append(tokens / (step * arrivals.bucket_s))
     return rates
+
+
+LEVELS = "▁▂▃▄▅▆▇█"
+"""A sparkline cell an eighth to eight eighths full."""
+
+
+def spark_rows(values: Sequence[float], height: int = 1) -> list[str]:
+    """`values` as a sparkline `height` rows tall (top row first), scaled from
+    zero to the largest value: a column of half the rate is half as tall (a
+    min-to-max scale would make a 5 % wobble fill the picture), a column of
+    nothing is empty (a stall shows as a gap), and any rate above zero shows."""
+    most = max(values, default=0.0)
+    if most <= 0:
+        return [" " * len(values) for _ in range(height)]
+    levels = [0 if v <= 0 else max(1, round(v / most * height * 8)) for v in values]
+    rows = []
+    for row in range(height - 1, -1, -1):  # the top row first
+        base = row * 8
+        rows.append("".join(_cell(level - base) for level in levels))
+    return rows
+
+
+def _cell(eighths: int) -> str:
+    if eighths <= 0:
+        return " "
+    return LEVELS[min(eighths, 8) - 1]
 
 
 def column_at(arrivals: Arrivals, seconds: float, columns: int) -> int:

@@ -15,6 +15,14 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
 
 
+def fine_ms(value: float | None) -> str:
+    """A short time to a tenth of a millisecond (inter-token gaps are often
+    under 20 ms); as `ms` from 100 ms up."""
+    if value is None:
+        return "–"
+    return f"{value:.1f} ms" if value < 100 else ms(value)
+
+
 def rate(value: float | None) -> str:
     return "– tok/s" if value is None else f"{value:.1f} tok/s"
 
@@ -69,6 +77,8 @@ def details(metrics: Metrics) -> str:
         f"headers after {ms(metrics.headers_ms)} (network and queue)",
         "TTFT: request sent → first generated token, wall clock here",
         "tokens/s: (tokens − 1) / (last token − first token)",
+        "ITL: the gap before a delta, shared by its tokens; p50/p99 over tokens",
+        "longest stall: the longest gap between two deltas after the first token",
         f"tokens: {metrics.count_method}",
     ]
     if metrics.tokens_saved:

@@ -589,6 +589,8 @@ class ChatScreen(BranchActions, Screen):
             return isinstance(widget, UserMessage | AssistantMessage)
         if action == "copy_code":
             return isinstance(widget, AssistantMessage) and number <= len(widget.code_blocks())
+        if action == "details":
+            return isinstance(widget, AssistantMessage) and widget.metrics is not None
         return self.branch_can(widget, action)  # regenerate, edit, continue
 
     @on(MessageAction)
@@ -598,6 +600,8 @@ class ChatScreen(BranchActions, Screen):
             self.copy_message(widget)
         elif event.action == "copy_code" and isinstance(widget, AssistantMessage):
             self.copy_code(widget, event.number)
+        elif event.action == "details" and isinstance(widget, AssistantMessage):
+            self.show_details(widget)
         elif (index := self.exchange_of(widget)) is not None:
             if event.action == "regenerate":
                 await self.regenerate(index)
@@ -605,6 +609,13 @@ class ChatScreen(BranchActions, Screen):
                 self.start_edit(index)
             elif event.action == "continue":
                 await self.continue_answer(index)
+
+    def show_details(self, answer: AssistantMessage) -> None:
+        """The answer's numbers and token arrivals (screens/answer_details.py)."""
+        from .answer_details import AnswerDetails
+
+        if answer.message is not None and answer.metrics is not None:
+            self.app.push_screen(AnswerDetails(answer.message, answer.metrics))
 
     def copy_target(self) -> UserMessage | AssistantMessage | None:
         """The focused message, else the last answer: what the palette copies."""

@@ -97,6 +97,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
         self._drawn_chars = 0  # of the answer's text, up to DRAWN_CHARS
         self.message: Message | None = None
         """The answer as it ended (set by `finish`)."""
+        self.metrics: Metrics | None = None
+        """Its numbers as it ended (set by `finish`): what its details show."""
         self._code: tuple[str, list[CodeBlock]] = ("", [])
 
     def compose(self) -> ComposeResult:
@@ -235,6 +237,7 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
     def finish(self, message: Message, metrics: Metrics) -> None:
         """Final footer; the thinking title says how long it was."""
         self.message = message
+        self.metrics = metrics
         if self._redraw_timer is not None:
             self._redraw_timer.stop()
             self._redraw_timer = None

@@ -30,6 +30,13 @@ MESSAGE_BINDINGS: list[BindingType] = [
     Binding("r", "message('regenerate')", "Regenerate", id="message.regenerate"),
     Binding("e", "message('edit')", "Edit", id="message.edit"),
     Binding("n", "message('continue')", "Continue", id="message.continue"),
+    Binding(
+        "d",
+        "message('details')",
+        "Details",
+        id="message.details",
+        tooltip="an answer's numbers, ITL and stalls, and its token arrivals over time",
+    ),
     Binding("up", "screen.focus_message(-1)", "Previous", id="message.previous", show=False),
     Binding("down", "screen.focus_message(1)", "Next", id="message.next", show=False),
 ]
@@ -52,7 +59,8 @@ CODE_BINDINGS: list[BindingType] = [
 @dataclass
 class MessageAction(Message):
     """A key on a focused message asked for `action` on it: "copy",
-    "copy_code" (block `number`), "regenerate", "edit" or "continue"."""
+    "copy_code" (block `number`), "regenerate", "edit", "continue" or
+    "details"."""
 
     widget: Widget
     action: str
