@@ -337,6 +337,82 @@ def ask(
 
 
 @app.command()
+def race(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="[PROVIDER:]MODEL",
+            help="A model to race (repeat it: 2 to 6): demo:demo-think, openai:gpt-4o-mini, "
+            "a [providers.NAME] of the config file (NAME:MODEL, or NAME: for its own model), "
+            "or MODEL for the default provider.",
+            show_default=False,
+        ),
+    ] = None,
+    system: SystemOpt = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Stop each answer after this many.")
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print one JSON document at the end: {"lanes": [...]}, each lane shaped as '
+            "ask --json's answer (text, usage, metrics with itl_ms...) plus its provider.",
+        ),
+    ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Plain text in the live lanes (Markdown is rendered there)."),
+    ] = False,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not record this race in the history.")
+    ] = False,
+    debug: DebugOpt = False,
+    http2: Http2Opt = None,
+) -> None:
+    """Send one prompt to several models at once and stream their answers side by side.
+
+    Each model gets its own connection; then a table: model, TTFT, tok/s, ITL p50, tokens,
+    cost, outcome. To a pipe: each answer under a `== PROVIDER:MODEL ==` line, the table on
+    stderr. The history gets the prompt once and every answer under it (the first model,
+    in -m order, that finished is the chosen one; the others are its alternatives).
+    Ctrl-C closes every connection at once and exits 130; exit 1 if any answer failed.
+    """
+    from tokentide.client.lanes import resolve_lanes
+
+    from .race_cli import RaceOptions, run_race
+    from .turn import Params
+
+    try:
+        lanes = resolve_lanes(models or [], system=system, http2=http2, at_least=2)
+    except ConfigError as exc:
+        if debug:
+            raise
+        _fail(str(exc), code=ExitCode.USAGE)
+    text = _read_prompt(prompt)
+    lanes = _settle_lanes(lanes, debug)
+    options = RaceOptions(
+        prompt=text,
+        params=Params(max_tokens=max_tokens, temperature=temperature),
+        json=json_out,
+        raw=raw,
+        log=not no_log,
+        debug=debug,
+    )
+    raise typer.Exit(run_race(lanes, options))
+
+
+@app.command()
 def models(
     provider: ProviderOpt = None,
     base_url: BaseUrlOpt = None,
@@ -699,6 +775,23 @@ def _settle(settings, debug: bool, need_model: bool):
         if debug:
             print_traceback(exc, settings.endpoint.secrets)
         _fail(settings.endpoint.secrets.scrub(str(exc)))
+
+
+def _settle_lanes(lanes, debug: bool):
+    """Each lane's settings settled as `_settle` does one command's (a base URL
+    without a model asks the server), and its notices printed, naming the lane."""
+    import dataclasses
+
+    from .safe_text import terminal_safe
+
+    settled = []
+    for lane in lanes:
+        settings = _settle(lane.settings, debug, True)
+        for line in (settings.notice, *settings.warnings):
+            if line:
+                print(f"tokentide: {lane.spec.text}: {terminal_safe(line)}", file=sys.stderr)
+        settled.append(dataclasses.replace(lane, settings=settings))
+    return settled
 
 
 def _read_prompt(prompt: str | None) -> str:
