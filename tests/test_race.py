@@ -11,6 +11,13 @@ others alone, and the history has one prompt with one answer per lane.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import pty
+import re
+import signal
+import subprocess
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import CMD, clean_env, tokentide
 from tokentide.client.config import Endpoint, Settings, Timeouts
 from tokentide.client.demo import DemoServer
+from tokentide.client.demo.answers import choose_answer
 from tokentide.client.events import StreamEvent, TextDelta
 from tokentide.client.lanes import Lane, LaneSpec
 from tokentide.tui.race import Race, RaceLane
@@ -210,3 +219,192 @@ async def test_cancelling_the_race_stops_every_lane(fast: DemoServer, slow: Demo
     for server in (fast, slow):
         record = server.wait_for(lambda r: r.stream and r.disconnected_at is not None)
         assert not record.completed
+
+
+# --------------------------------------------------------------------------- tokentide race
+
+
+PACE = {"ttft": 0.2, "tokens_per_second": 80.0}
+TEXT = " ".join(f"word{i}" for i in range(50))
+
+
+@pytest.fixture
+def demo() -> Iterator[DemoServer]:
+    with DemoServer(**PACE) as server:
+        yield server
+
+
+def race_env(tmp_path: Path, server: DemoServer) -> dict[str, str]:
+    """Two providers of the config file on one demo server, each its own wire format."""
+    host = server.base_url.removesuffix("/v1")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'provider = "oa"\n'
+        f'[providers.oa]\nwire = "openai"\nbase_url = "{host}/v1"\nmodel = "demo"\n'
+        f'[providers.an]\nwire = "anthropic"\nbase_url = "{host}"\nmodel = "demo"\n'
+    )
+    return clean_env(tmp_path, TOKENTIDE_CONFIG=str(config))
+
+
+def exported(env: dict[str, str]) -> list[dict]:
+    """Every message of the newest conversation, alternatives too."""
+    listed = tokentide("history", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    newest = json.loads(listed.stdout)[0]["id"]
+    shown = tokentide("history", "export", str(newest), "--format", "json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)["messages"]
+
+
+def test_race_json_two_wire_formats_at_once(demo: DemoServer, tmp_path: Path) -> None:
+    demo.script(TEXT)
+    demo.script(TEXT)
+    env = race_env(tmp_path, demo)
+    result = tokentide("race", "-m", "oa:demo", "-m", "an:demo", "--json", "go", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lanes = json.loads(result.stdout)["lanes"]
+    assert [(lane["provider"], lane["wire"], lane["model"]) for lane in lanes] == [
+        ("oa", "openai", "demo"),
+        ("an", "anthropic", "demo"),
+    ]
+    chats = [r for r in demo.requests if r.stream]
+    assert sorted(r.path for r in chats) == ["/v1/chat/completions", "/v1/messages"]
+    for lane in lanes:
+        assert lane["text"] == TEXT
+        assert lane["finish_reason"] == "stop"
+        assert lane["cancelled"] is False and lane["error"] is None
+        assert lane["tokens_saved"] is None
+        assert {"reasoning", "tool_calls", "usage"} <= lane.keys()
+        metrics = lane["metrics"]
+        assert 200 <= metrics["ttft_ms"] <= 300
+        assert metrics["tokens_per_s"] == pytest.approx(80, rel=0.1)
+        assert metrics["itl_ms"]["p50"] == pytest.approx(12.5, rel=0.25)
+        assert metrics["itl_ms"]["p99"] >= metrics["itl_ms"]["p50"]
+        assert metrics["longest_stall_ms"] >= metrics["itl_ms"]["p50"]
+    # Streamed at the same time: each request began before the other ended.
+    a, b = chats
+    assert a.received_at < b.ended_at and b.received_at < a.ended_at
+
+    prompt, *answers = exported(env)
+    assert prompt["role"] == "user" and prompt["text"] == "go"
+    assert [a["parent_id"] for a in answers] == [prompt["id"]] * 2
+    assert {(a["provider"], a["wire"], a["text"], a["chosen"]) for a in answers} == {
+        ("oa", "openai", TEXT, True),
+        ("an", "anthropic", TEXT, False),
+    }
+
+
+def test_race_to_a_pipe_prints_each_answer_under_its_label(
+    demo: DemoServer, tmp_path: Path
+) -> None:
+    demo.tokens_per_second = 500
+    demo.script(TEXT)
+    demo.script(TEXT)
+    env = race_env(tmp_path, demo)
+    result = tokentide("race", "-m", "an:demo", "-m", "oa:", "--no-log", "go", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"== an:demo ==\n{TEXT}\n== oa:demo ==\n{TEXT}\n"
+    header, *rows = result.stderr.splitlines()
+    assert header.split() == ["model", "TTFT", "tok/s", "ITL", "p50", "tokens", "cost", "outcome"]
+    assert [row.split()[0] for row in rows] == ["an:demo", "oa:demo"]
+    assert all(row.endswith("finished (stop)") for row in rows)
+    assert tokentide("history", "list", "--json", env=env).stdout.strip() == "[]"
+
+
+def test_race_ctrl_c_closes_every_connection_at_once(demo: DemoServer, tmp_path: Path) -> None:
+    demo.tokens_per_second, demo.ttft = 40, 0.05
+    env = race_env(tmp_path, demo)
+    args = ["race", "-m", "oa:demo", "-m", "an:demo", "tell me about rust"]
+    with subprocess.Popen(
+        [*CMD, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        streaming = [
+            demo.wait_for(lambda r, p=path: r.path == p and r.tokens_sent >= 10, timeout=15)
+            for path in ("/v1/chat/completions", "/v1/messages")
+        ]
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        gone = [
+            demo.wait_for(lambda r, i=r.id: r.id == i and r.disconnected_at is not None, 5)
+            for r in streaming
+        ]
+        out, err = proc.communicate(timeout=15)
+    latencies = [record.disconnected_at - sent for record in gone]
+    print(f"\nCtrl-C: each server EOF {[round(x * 1000, 1) for x in latencies]} ms after")
+    assert proc.returncode == 130, err
+    assert all(latency < EOF_BUDGET for latency in latencies), latencies
+    assert not any(record.completed for record in gone)
+    assert "Traceback" not in err
+    assert "tokentide: cancelled: oa:demo after " in err
+    # What arrived is printed, each lane a true prefix of the answer.
+    answer = choose_answer("tell me about rust")
+    first, second = out.split("== an:demo ==\n")
+    assert first.startswith("== oa:demo ==\n")
+    for text in (first.removeprefix("== oa:demo ==\n"), second):
+        assert text and answer.startswith(text.rstrip("\n")) and text != answer
+    answers = [m for m in exported(env) if m["role"] == "assistant"]
+    assert sorted(a["outcome"] for a in answers) == ["stopped", "stopped"]
+
+
+def test_race_one_bad_lane_is_one_line(demo: DemoServer, tmp_path: Path) -> None:
+    env = race_env(tmp_path, demo)
+    alone = tokentide("race", "-m", "oa:demo", "hi", env=env)
+    assert alone.returncode == 2
+    assert alone.stderr == (
+        "tokentide: error: name at least 2 models (got 1) — add -m [PROVIDER:]MODEL\n"
+    )
+    assert not demo.requests  # nothing was sent
+
+    demo.tokens_per_second = 500
+    demo.script(TEXT)
+    bad = tokentide("race", "-m", "nope:demo", "-m", "an:demo", "--no-log", "hi", env=env)
+    assert bad.returncode == 1
+    assert bad.stdout.endswith(f"== an:demo ==\n{TEXT}\n")  # the other lane ran on
+    (line,) = [x for x in bad.stderr.splitlines() if x.startswith("tokentide:")]
+    assert line.startswith("tokentide: oa:nope:demo: error: HTTP 404")
+    assert line.endswith(
+        "('nope' is no provider here: the whole of 'nope:demo' was sent as the model)"
+    )
+
+
+def test_race_on_a_terminal_draws_the_lanes_then_the_table(
+    demo: DemoServer, tmp_path: Path
+) -> None:
+    demo.tokens_per_second = 400
+    demo.script(TEXT)
+    demo.script(TEXT)
+    env = race_env(tmp_path, demo)
+    env.update(TERM="xterm-256color", COLUMNS="100", LINES="20")
+    master, slave = pty.openpty()
+    termios.tcsetwinsize(slave, (20, 100))
+    with subprocess.Popen(
+        [*CMD, "race", "-m", "oa:demo", "-m", "an:demo", "--no-log", "go"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = proc.wait(timeout=15)
+    os.close(master)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    assert code == 0, screen
+    # Side by side (100 columns: 2 lanes of at least 40), each header finished.
+    assert re.search(r"✓ oa:demo .*✓ an:demo ", screen), screen
+    table = screen[screen.rindex("model") :]
+    assert "oa:demo" in table and "an:demo" in table and "finished (stop)" in table
