@@ -180,7 +180,7 @@ def test_a_history_from_before_itl_opens_with_its_answers_unmeasured(tmp_path, p
     with sqlite3.connect(path) as db:
         names = [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
     db.close()
-    assert names[-1] == "m007_inter_token_latency"
+    assert names[-2:] == ["m007_inter_token_latency", "m008_stats_index"]
 
 
 def test_stats_give_itl_p50_stall_p90_and_the_distributions(store):
@@ -227,3 +227,20 @@ def test_histogram_ranges_are_round_and_fold_a_long_tail():
     assert len(tail) <= 8
     # Fewer than ten values: no folding, every bar a plain range.
     assert not any(b.open_ended for b in histogram([300] * 5 + [30_000]))
+
+
+def test_stats_read_one_covering_index_not_the_rows(store):
+    """m007's columns come after the answer's text, reached through its
+    overflow pages: stats read them from m008's index instead."""
+    chat = store.new_conversation()
+    answer(store, chat, "x" * 50_000, ttft_ms=300.0, itl_p50_ms=12.0, longest_stall_ms=80.0)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        (stats,) = store.stats()
+    finally:
+        store._db.set_trace_callback(None)
+    assert (stats.itl_ms_p50, stats.longest_stall_ms_p90) == (12.0, 80.0)
+    (query,) = [s for s in statements if "FROM messages" in s]
+    plan = " ".join(row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + query))
+    assert "COVERING INDEX messages_stats" in plan

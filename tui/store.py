@@ -556,6 +556,18 @@ def m007_inter_token_latency(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
 
 
+def m008_stats_index(db: sqlite3.Connection) -> None:
+    """Every column `Store.stats` reads, in one index of the answers, so stats
+    never read the rows: m007's columns come after the answer's text, and a
+    column after a long text is reached only through its overflow pages (on
+    5,000 answers of 20 KB, 15 ms became 43 ms; from this index, 5-11 ms)."""
+    db.execute(
+        "CREATE INDEX messages_stats ON messages(model, created_at, outcome, tokens_received, "
+        "tokens_saved, cost_usd, cost_saved_usd, ttft_ms, tokens_per_s, itl_p50_ms, "
+        "longest_stall_ms, role) WHERE role = 'assistant'"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_conversations_and_messages,
     m002_read_indexes,
@@ -564,6 +576,7 @@ MIGRATIONS: list[Migration] = [
     m005_conversation_choices,
     m006_branches,
     m007_inter_token_latency,
+    m008_stats_index,
 ]
 
 
@@ -1335,11 +1348,12 @@ class Store:
         """Per model, most answers first: counts by outcome, tokens, cost and what
         stopping saved, TTFT p50/p90, tokens/s p50, ITL p50, longest stall p90
         (percentiles skip NULLs), and the TTFT and tokens/s distributions.
-        One scan of small columns: the texts and arrival series are not read."""
+        One scan of the index m008 made for it: no row, text or series is read
+        (SQLite would pick the smaller messages_model and read every row)."""
         sql = (
             "SELECT model, outcome, tokens_received, tokens_saved, cost_usd, cost_saved_usd, "
             "ttft_ms, tokens_per_s, itl_p50_ms, longest_stall_ms "
-            "FROM messages WHERE role = 'assistant'"
+            "FROM messages INDEXED BY messages_stats WHERE role = 'assistant'"
         )
         args: list[Any] = []
         if model is not None:
