@@ -21,7 +21,7 @@ two broken halves.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 from httpx_sse._decoders import SSEDecoder  # not re-exported; pinned in pyproject.toml
@@ -39,15 +39,26 @@ _BOM = b"\xef\xbb\xbf"
 """A byte order mark opening the stream is not part of its first line."""
 
 
+def _nothing() -> None:
+    pass
+
+
 def frames(
-    response: httpx.Response, framing: str, *, limit: int = DEFAULT_EVENT_BYTES
+    response: httpx.Response,
+    framing: str,
+    *,
+    limit: int = DEFAULT_EVENT_BYTES,
+    on_read: Callable[[], None] = _nothing,
 ) -> AsyncIterator[Frame]:
     """The frames of a streaming response whose Content-Type was checked;
-    an event over `limit` bytes ends them with the limit's ApiError."""
+    an event over `limit` bytes ends them with the limit's ApiError.
+    `on_read` is called as each read arrives, before its frames are parsed:
+    the meter stamps the tokens of one read with the moment it came in, so
+    parsing time never shows up as latency between them."""
     if framing == "sse":
-        return sse_frames(response, limit=limit)
+        return sse_frames(response, limit=limit, on_read=on_read)
     if framing == "ndjson":
-        return ndjson_frames(response, limit=limit)
+        return ndjson_frames(response, limit=limit, on_read=on_read)
     raise ValueError(f"unknown framing {framing!r}")
 
 
@@ -104,7 +115,10 @@ class Lines:
 
 
 async def sse_frames(
-    response: httpx.Response, *, limit: int = DEFAULT_EVENT_BYTES
+    response: httpx.Response,
+    *,
+    limit: int = DEFAULT_EVENT_BYTES,
+    on_read: Callable[[], None] = _nothing,
 ) -> AsyncIterator[Frame]:
     # UTF-8 always, whatever charset the header claims (SSE spec). CR and LF
     # never occur inside a multi-byte UTF-8 sequence, so a line decodes alone.
@@ -112,6 +126,7 @@ async def sse_frames(
     decoder = SSEDecoder()
     first = True
     async for chunk in response.aiter_bytes():
+        on_read()
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False
@@ -127,11 +142,15 @@ async def sse_frames(
 
 
 async def ndjson_frames(
-    response: httpx.Response, *, limit: int = DEFAULT_EVENT_BYTES
+    response: httpx.Response,
+    *,
+    limit: int = DEFAULT_EVENT_BYTES,
+    on_read: Callable[[], None] = _nothing,
 ) -> AsyncIterator[Frame]:
     lines = Lines(_NDJSON_LINE_END, limit)
     first = True
     async for chunk in response.aiter_bytes():
+        on_read()
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False

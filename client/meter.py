@@ -182,13 +182,31 @@ class _Gaps:
         self.bucket = FIRST_BUCKET_S
         self.counts: list[int] = []
         self._rng = random.Random(0)
+        self._open: tuple[float, int] | None = None
+        """The last arrival, still open to more tokens of the same read."""
 
     def add(self, since_first: float, gap: float | None, tokens: int) -> None:
+        """Tokens that arrived `gap` seconds after the previous ones (None: the
+        first). A gap of exactly 0 is the same read (`Meter.read_arrived`): its
+        tokens join the previous arrival and share its gap."""
         self._arrive(since_first, tokens)
-        if gap is None or tokens <= 0:
+        if tokens <= 0:
             return
+        if gap is None or (gap == 0.0 and self._open is None):
+            return  # the first token, or more of the first read: no gap yet
+        if gap == 0.0:
+            self._open = (self._open[0], self._open[1] + tokens)
+            return
+        self._commit()
+        self._open = (gap, tokens)
         if gap > self.longest:
             self.longest, self.longest_at = gap, since_first - gap
+
+    def _commit(self) -> None:
+        if self._open is None:
+            return
+        gap, tokens = self._open
+        self._open = None
         self.seen += 1
         if len(self.per_token) < GAPS_KEPT:
             self.per_token.append(gap / tokens)
@@ -197,6 +215,18 @@ class _Gaps:
         slot = self._rng.randrange(self.seen)
         if slot < GAPS_KEPT:
             self.per_token[slot], self.tokens[slot] = gap / tokens, tokens
+
+    @property
+    def measured(self) -> bool:
+        """Whether any gap was seen (two reads with tokens)."""
+        return self.seen > 0 or self._open is not None
+
+    def pairs(self) -> list[tuple[float, int]]:
+        """(seconds per token, tokens) of every arrival kept, the last included."""
+        pairs = list(zip(self.per_token, self.tokens, strict=True))
+        if self._open is not None:
+            pairs.append((self._open[0] / self._open[1], self._open[1]))
+        return pairs
 
     def _arrive(self, since_first: float, tokens: int) -> None:
         index = int(max(0.0, since_first) / self.bucket)
@@ -211,10 +241,10 @@ class _Gaps:
         self.counts[index] += tokens
 
     def percentiles(self) -> tuple[float | None, float | None]:
-        if not self.per_token:
+        pairs = sorted(self.pairs())
+        if not pairs:
             return None, None
-        pairs = sorted(zip(self.per_token, self.tokens, strict=True))
-        total = sum(self.tokens)
+        total = sum(tokens for _, tokens in pairs)
         return _weighted(pairs, total, 0.5), _weighted(pairs, total, 0.99)
 
 
@@ -264,6 +294,7 @@ class Meter:
         self.reported_tokens: int | None = None
         self.cancelled = False
         self._gaps = _Gaps()
+        self.read_at: float | None = None
 
     def request_sent(self) -> None:
         self.sent_at = self.clock()
@@ -283,8 +314,13 @@ class Meter:
         elif isinstance(event, Finished):
             self.end()
 
+    def read_arrived(self) -> None:
+        """Bytes came in: the tokens parsed from them arrived now, however
+        long parsing them takes (several tokens in one read arrived together)."""
+        self.read_at = self.clock()
+
     def _token(self, text: str) -> None:
-        now = self.clock()
+        now = self.read_at if self.read_at is not None else self.clock()
         previous = self.last_token_at
         if self.first_token_at is None:
             self.first_token_at = now
@@ -305,7 +341,7 @@ class Meter:
         shared it): what ITL percentiles over several answers are computed
         from (`tokentide bench`), rather than percentiles of each answer's
         percentiles. Past GAPS_KEPT gaps this is the uniform sample kept."""
-        return list(zip(self._gaps.per_token, self._gaps.tokens, strict=True))
+        return self._gaps.pairs()
 
     @property
     def tokens(self) -> int:
@@ -329,12 +365,12 @@ class Meter:
             if streamed >= MIN_RATE_TOKENS:
                 if self.ended_at is not None:  # a sort: not on every snapshot while streaming
                     p50, p99 = gaps.percentiles()
-                stall = _ms(gaps.longest) if gaps.seen else None
+                stall = _ms(gaps.longest) if gaps.measured else None
             arrivals = Arrivals(
                 gaps.bucket,
                 tuple(gaps.counts),
                 ttft_s=self.first_token_at - start,
-                stall_at_s=gaps.longest_at if gaps.seen else None,
+                stall_at_s=gaps.longest_at if gaps.measured else None,
             )
         saved = None
         if self.cancelled and start is not None:  # nothing sent, nothing saved

@@ -500,7 +500,12 @@ class AnswerStream:
                 yield event
             return
         parser = wire.parser(self.request)
-        stream = frames(response, wire.framing, limit=self._client.limits.event_bytes)
+        stream = frames(
+            response,
+            wire.framing,
+            limit=self._client.limits.event_bytes,
+            on_read=self._meter.read_arrived,
+        )
         if self._h2 is not None:
             stream = self._interruptible(stream)
         try:

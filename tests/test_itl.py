@@ -102,3 +102,25 @@ async def test_itl_matches_the_demo_servers_schedule():
     assert 9.5 <= metrics.itl_p50_ms <= 10.5, metrics
     assert metrics.longest_stall_ms < 100, metrics
     assert sum(metrics.arrivals.counts) == 60
+
+
+def test_tokens_of_one_read_share_its_gap():
+    # Reads 10 ms apart, each with 2 deltas: 2 tokens per 10 ms is 5 ms a token,
+    # not half the tokens at 0 ms and half at 10 ms.
+    clock = Clock()
+    meter = Meter(clock=clock)
+    meter.request_sent()
+    for i in range(50):
+        clock.now = 0.010 * (i + 1)
+        meter.read_arrived()
+        clock.now += 0.0003  # parsing takes time; the tokens still came with the read
+        meter.add(TextDelta("a"))
+        clock.now += 0.0003
+        meter.add(TextDelta("b"))
+    meter.end()
+    metrics = meter.snapshot()
+    assert metrics.itl_p50_ms == pytest.approx(5.0)
+    assert metrics.itl_p99_ms == pytest.approx(5.0)
+    assert metrics.longest_stall_ms == pytest.approx(10.0)
+    assert metrics.ttft_ms == pytest.approx(10.0)
+    assert sum(tokens for _, tokens in meter.gaps()) == 98
