@@ -372,6 +372,14 @@ class _Board:
         header.append(tokens(metrics))
         if racer.outcome is None and tail.thinking and not tail.answering:
             header.append(" · thinking…", style="dim")
+        calls = racer.message.tool_calls if racer.outcome is not None else []
+        if calls:  # an answer that is a tool call has no text to show: show the call
+            from .ask import tool_call_line
+            from .safe_text import terminal_safe
+
+            lines = [Text(terminal_safe(tool_call_line(call)), style="dim") for call in calls]
+            rows = max(1, self.rows - 1 - len(lines))
+            return Group(header, tail.render(rows), *lines)
         return Group(header, tail.render(self.rows - 1))
 
 
