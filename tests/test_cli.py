@@ -194,6 +194,7 @@ def test_stats_on_stderr(tmp_path, demo):
     )
     assert result.stdout == "one two three four"
     assert "TTFT" in result.stderr and "tok/s" in result.stderr and "server usage" in result.stderr
+    assert "ITL p50 " in result.stderr and "longest stall " in result.stderr
 
 
 def test_ctrl_c_closes_the_connection_and_exits_130(tmp_path):

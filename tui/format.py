@@ -93,6 +93,10 @@ def stats_line(metrics: Metrics) -> str:
         rate(metrics.tokens_per_s),
         f"{count(metrics.tokens_received)} ({metrics.count_method})",
     ]
+    if metrics.itl_p50_ms is not None and metrics.itl_p99_ms is not None:
+        parts.append(f"ITL p50 {fine_ms(metrics.itl_p50_ms)}, p99 {fine_ms(metrics.itl_p99_ms)}")
+    if metrics.longest_stall_ms is not None:
+        parts.append(f"longest stall {ms(metrics.longest_stall_ms)}")
     if metrics.total_ms is not None:
         parts.append(f"{metrics.total_ms / 1000:.2f} s total")
     if metrics.tokens_saved:
