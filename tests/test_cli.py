@@ -485,3 +485,23 @@ def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
     ]
     record = demo.wait_for(lambda r: r.disconnected_at is not None or r.completed, timeout=5)
     assert not record.completed  # nobody could read the rest: it was not generated
+
+
+def test_the_app_alone_starts_without_the_command_line(tmp_path):
+    """`tokentide` with no arguments opens the app without importing typer
+    (the start people type all day); its settings are the same as ever."""
+    code = (
+        "import sys\n"
+        "import tokentide.tui.app as app\n"
+        "app.run_app = lambda settings, *a, **k: print('typer' in sys.modules, "
+        "settings.endpoint.name, settings.endpoint.model) or 7\n"
+        "sys.argv = ['tokentide']\n"
+        "from tokentide.tui import start\n"
+        "start.main()\n"
+    )
+    env = {**clean_env(tmp_path), "TOKENTIDE_PROVIDER": "demo"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 7, result.stderr
+    assert result.stdout.strip() == "False demo demo"

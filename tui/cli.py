@@ -20,6 +20,9 @@ from typer.core import TyperGroup
 from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
+from .start import fail as _fail
+from .start import settings as _settings
+from .start import settle_lanes as _settle_lanes
 
 
 class PromptGroup(TyperGroup):
@@ -714,86 +717,6 @@ def demo_server(
         pass
 
 
-def _settings(
-    provider: str | None,
-    model: str | None,
-    base_url: str | None,
-    system: str | None,
-    demo: bool,
-    debug: bool,
-    http2: bool | None = None,
-    thinking: str | None = None,
-    *,
-    need_model: bool = True,
-):
-    from tokentide.client.config import resolve
-
-    try:
-        settings = resolve(
-            provider="demo" if demo else provider,
-            model=model,
-            base_url=base_url,
-            system=system,
-            http2=http2,
-            thinking=_thinking(thinking),
-        )
-    except ConfigError as exc:
-        if debug:
-            raise
-        _fail(str(exc), code=ExitCode.USAGE)
-    settings = _settle(settings, debug, need_model)
-    from .safe_text import terminal_safe  # a notice may name a server's model
-
-    for line in (settings.notice, *settings.warnings):
-        if line:
-            print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
-    return settings
-
-
-def _settle(settings, debug: bool, need_model: bool):
-    """What the settings leave open, asked of the network before anything is
-    sent or drawn: a base URL's model, or a local server when nothing is
-    configured. A configured start imports and sends nothing here."""
-    from tokentide.client.discovery import needs_settling
-
-    if not needs_settling(settings, need_model=need_model):
-        return settings
-    import asyncio
-
-    from tokentide.client.discovery import settle
-    from tokentide.client.errors import ApiError
-
-    from .report import print_traceback
-
-    try:
-        return asyncio.run(settle(settings, need_model=need_model))
-    except ConfigError as exc:
-        if debug:
-            raise
-        _fail(str(exc), code=ExitCode.USAGE)
-    except ApiError as exc:
-        if debug:
-            print_traceback(exc, settings.endpoint.secrets)
-        _fail(settings.endpoint.secrets.scrub(str(exc)))
-
-
-def _settle_lanes(lanes, debug: bool):
-    """Each lane's settings settled as `_settle` does one command's (a base URL
-    without a model asks the server), and its notices printed, naming the lane."""
-    import dataclasses
-
-    from .safe_text import terminal_safe
-
-    settled = []
-    for lane in lanes:
-        settings = _settle(lane.settings, debug, True)
-        for line in (settings.notice, *settings.warnings):
-            if line:
-                print(f"tokentide: {lane.spec.text}: {terminal_safe(line)}", file=sys.stderr)
-        settled.append(dataclasses.replace(lane, settings=settings))
-    return settled
-
-
 def _read_prompt(prompt: str | None) -> str:
     """The prompt from the argument, stdin, or both (`cat f | tokentide ask "summarise"`)."""
     stdin_text = ""
@@ -828,13 +751,6 @@ def _stdin_is_data() -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
-def _fail(message: str, code: int = ExitCode.ERROR) -> None:
-    from .report import error_line
-
-    error_line(message)
-    raise typer.Exit(code)
-
-
 def _request_files(tools: list[str] | None, json_schema: str | None):
     """The tools and the schema the files describe, or a one-line usage error."""
     from . import request_options
@@ -847,25 +763,16 @@ def _request_files(tools: list[str] | None, json_schema: str | None):
     return offered, schema
 
 
-def _thinking(value: str | None):
-    if value is None:
-        return None
-    from . import request_options
-
-    return request_options.thinking(value)
-
-
 def main() -> None:
+    """The command line (`tokentide` alone skips it: tui/start.py)."""
     if "--thinking" in sys.argv:
         from .request_options import THINKING_DEFAULT, optional_value
 
         sys.argv[1:] = optional_value(sys.argv[1:], "--thinking", THINKING_DEFAULT)
-    try:
-        app()
-    except KeyboardInterrupt:
-        # Ctrl-C before a stream started (while starting up): nothing to save.
-        sys.exit(ExitCode.CANCELLED)
+    app()
 
 
 if __name__ == "__main__":
-    main()
+    from .start import main as start
+
+    start()
