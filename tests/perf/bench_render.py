@@ -575,27 +575,41 @@ def default_app() -> Path:
     return Path(sys.executable).parent / "tokentide"
 
 
-def tokentide_argv(script: Path, base_url: str) -> tuple[str, ...]:
+def tokentide_argv(script: Path) -> tuple[str, ...]:
+    """`tokentide` alone, as people start it every day: the demo server is the
+    provider of the config file (`write_config`)."""
     if not os.access(script, os.X_OK):
         raise SystemExit(f"no tokentide executable at {script}")
-    return (str(script), "--base-url", base_url, "--model", "demo")
+    return (str(script),)
+
+
+def write_config(home: Path, base_url: str) -> None:
+    """A config file naming the demo server, the way a user sets up a local server once."""
+    folder = home / ".config" / "tokentide"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(
+        f'provider = "bench"\n\n[providers.bench]\nwire = "openai"\n'
+        f'base_url = "{base_url}"\nmodel = "demo"\n'
+    )
 
 
 def write_apps(workdir: Path, app: Path, base_url: str) -> tuple[AppSpec, AppSpec, AppSpec]:
     """tokentide, the Markdown.get_stream baseline and the bare app (the last two on this
     Python, which is the app's unless `--app` names another build)."""
+    write_config(workdir / "home", base_url)
     baseline, bare = workdir / "baseline_app.py", workdir / "bare_app.py"
     baseline.write_text(BASELINE_APP)
     bare.write_text(BARE_APP)
     return (
-        AppSpec("tokentide", tokentide_argv(app, base_url)),
+        AppSpec("tokentide", tokentide_argv(app)),
         AppSpec("baseline", (sys.executable, str(baseline), base_url)),
         AppSpec("bare", (sys.executable, str(bare))),
     )
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    """What a fresh user's terminal would give: no keys, no config, no history."""
+    """What a fresh user's terminal would give: no keys, no history, and only the
+    config file `write_config` wrote."""
     home.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", os.defpath),
