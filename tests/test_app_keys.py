@@ -430,15 +430,17 @@ async def test_f1_lists_every_key_grouped_by_where_it_works(server):
     from tokentide.tui.screens.keys import KeysScreen
 
     app = make_app(server.base_url)
-    async with app.run_test(size=(100, 60)) as pilot:
+    async with app.run_test(size=(100, 70)) as pilot:
         chat = app.screen
         await pilot.press("f1")
         assert isinstance(app.screen, KeysScreen)
         text = "\n".join(screen_rows(app))
-        for area in ("Anywhere", "Chat", "Prompt", "A focused message", "Conversation list"):
+        areas = ("Anywhere", "Chat", "Prompt", "A focused message", "Conversation list", "A race")
+        for area in areas:
             assert area in text
         described = [b.description for _, b in chat._bindings if b.description and not b.system]
-        for description in [*described, "Copy code block", "Quit", "Keys", "Send", "Rename"]:
+        also = ["Copy code block", "Quit", "Keys", "Send", "Rename", "Keep lane", "Keep this lane"]
+        for description in [*described, *also]:
             assert description in text, description
         await pilot.press("escape")
         assert app.screen is chat

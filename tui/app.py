@@ -144,6 +144,7 @@ class TokentideApp(App[int]):
                 screen.interruption = self.interruption  # before the turn's on_done runs
                 if (turn := screen.current) is not None:
                     turn.abort()
+                screen.abort_race()
         self.call_later(self._quit, self.interruption.exit_code)
 
     def stop_key_pressed(self) -> None:
@@ -157,6 +158,7 @@ class TokentideApp(App[int]):
             turn = screen.current
             if turn is not None:
                 turn.abort()
+            screen.abort_race()  # every lane's socket, from this thread too
 
     def copy_to_clipboard(self, text: str, what: str = "Selection") -> None:
         """Every copy (Textual's own, of a selection in the prompt, too) goes to

@@ -48,6 +48,7 @@ from tokentide.client.lanes import Lane
 from tokentide.client.meter import Metrics
 from tokentide.client.stream import ChatClient
 
+from .branches import Plan
 from .prices import Cost, Priced, cost
 from .recorder import Recording
 from .signals import Interruption
@@ -112,7 +113,10 @@ class Race:
         on_lane_done: LaneDone = _ignore,
         recording: Recording | None = None,
         interruption: Interruption | None = None,
+        plans: Sequence[Plan] | None = None,
     ) -> None:
+        """`plans`: the app's places in its conversation's tree, one a lane (all
+        on the recording's prompt): each lane's answer row id goes into its own."""
         if not lanes:
             raise ValueError("a race needs at least one lane")
         self.prompt = prompt
@@ -135,7 +139,10 @@ class Race:
             )
             racer = RaceLane(index, lane, client)
             if recording is not None:
-                racer.recording = recording if index == 0 else recording.alternative(settings)
+                plan = plans[index] if plans is not None else None
+                racer.recording = (
+                    recording if index == 0 else recording.alternative(settings, plan=plan)
+                )
             self.lanes.append(racer)
             racer.turn = Turn(
                 client,

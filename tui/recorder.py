@@ -181,13 +181,17 @@ class Recording:
 
         self._submit(finish)
 
-    def alternative(self, settings: Settings) -> Recording:
+    def alternative(self, settings: Settings, plan: Plan | None = None) -> Recording:
         """Another answer to this recording's prompt, from another model (a
         race's other lanes): the same conversation and prompt row, its own
         answer row with its own provider, wire and model. Its `prompt()` writes
         nothing; its answer's row is made after this one's prompt is written
-        (every write goes through `WRITER`, in order)."""
-        other = Recording(self._store, self._conversation, settings, self._params, warn=self._warn)
+        (every write goes through `WRITER`, in order). With `plan` (the app's
+        place for that answer in the conversation's tree, on this one's
+        prompt), its node gets the answer's row id."""
+        other = Recording(
+            self._store, self._conversation, settings, self._params, warn=self._warn, plan=plan
+        )
         other._origin = self
         return other
 

@@ -23,6 +23,12 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
         "Start an empty conversation; this one stays in the history (Ctrl+N)",
     ),
     (
+        "Race models…",
+        "chat",
+        "race_models",
+        "Send the next prompt to 2-6 models at once, side by side; keep the best answer",
+    ),
+    (
         "Toggle conversation list",
         "chat",
         "history",

@@ -48,6 +48,8 @@ from ..widgets.error_block import ErrorBlock
 from ..widgets.history_panel import HistoryPanel
 from ..widgets.message_actions import MessageAction
 from ..widgets.new_output_hint import NewOutputHint
+from ..widgets.race_bar import RaceBar
+from ..widgets.race_view import RaceView
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
 from .ask_screens import Confirm, Rename
@@ -56,6 +58,7 @@ from .branch_commands import BranchCommands
 from .chat_commands import ModelCommands
 from .copy_commands import CopyCommands
 from .model_picker import ModelChoice, ModelPicker
+from .race_actions import RaceActions
 from .system_prompt import EDIT, SystemPromptEditor, SystemPromptPicker
 
 
@@ -71,7 +74,7 @@ class _InFlight:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class ChatScreen(BranchActions, Screen):
+class ChatScreen(RaceActions, BranchActions, Screen):
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop", priority=True),
         Binding("ctrl+c", "stop", "Stop", id="stop-ctrl-c", priority=True, show=False),
@@ -104,6 +107,7 @@ class ChatScreen(BranchActions, Screen):
         ],
         # While a prompt is edited (the composer's title says so); not in F1's list.
         Binding("escape", "cancel_edit", "", id="cancel-edit", show=False),
+        Binding("escape", "cancel_race", "Cancel race", id="cancel-race"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("ctrl+b", "history", "History", id="history"),
         Binding("ctrl+u", "load_earlier", "Earlier messages", id="load-earlier", priority=True),
@@ -202,6 +206,7 @@ class ChatScreen(BranchActions, Screen):
         yield Conversation(id="conversation")
         yield NewOutputHint()
         yield StatusLine()
+        yield RaceBar()
         yield Composer(id="composer", placeholder="Ask anything · Enter sends · Ctrl+J newline")
 
     @property
@@ -287,6 +292,8 @@ class ChatScreen(BranchActions, Screen):
             return not self.streaming and self.alternatives_at(self.focused) > 1
         if action == "cancel_edit":
             return self.editing is not None and self.focused is self.composer
+        if action == "cancel_race":
+            return bool(self.race_endpoints) and not self.streaming
         if action == "follow":  # End in a prompt being written moves its cursor
             typing = self.focused is self.composer and bool(self.composer.text)
             return not self.conversation.following and (bool(parameters) or not typing)
@@ -312,9 +319,15 @@ class ChatScreen(BranchActions, Screen):
             event.composer.stop_requested = False
             closing = self.in_flight is None or self.in_flight.closing
             busy = "being finished" if closing else "still streaming: Esc stops it"
+            if self.racing is not None:
+                busy = "still racing: Esc stops every lane"
             self.notify(f"The last answer is {busy}.", severity="warning")
             return
         event.composer.load_text("")
+        await self.keep_first_finished()  # a race not kept: its first finished lane
+        if self.race_endpoints:
+            await self.send_race(event.text)
+            return
         await self.send(event.text)
 
     async def send(self, prompt: str, plan: Plan | None = None) -> None:
@@ -426,6 +439,7 @@ class ChatScreen(BranchActions, Screen):
 
     async def settle(self) -> None:
         """Until the answer in flight, if any, has ended and is recorded and drawn."""
+        await self.settle_race()
         in_flight = self.in_flight
         if in_flight is None:
             return
@@ -478,6 +492,7 @@ class ChatScreen(BranchActions, Screen):
         """Esc / Ctrl+C while streaming: cancel the task; nothing else first."""
         if not self.streaming:
             raise SkipAction()  # not ours: the key goes on to the focused widget
+        self.abort_race()
         self._cancel_stream()
 
     def action_copy_selection(self) -> None:
@@ -534,7 +549,7 @@ class ChatScreen(BranchActions, Screen):
         return [
             child
             for child in self.conversation.children
-            if isinstance(child, UserMessage | AssistantMessage) and child.display
+            if isinstance(child, UserMessage | AssistantMessage | RaceView) and child.display
         ]
 
     def action_focus_message(self, step: int) -> None:
@@ -748,6 +763,7 @@ class ChatScreen(BranchActions, Screen):
 
     async def stop_streaming(self) -> None:
         """Cancel a running answer and wait until it is recorded and drawn."""
+        self.abort_race()
         self._cancel_stream()
         await self.settle()
 

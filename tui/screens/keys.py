@@ -38,6 +38,7 @@ def key_groups(app: App, chat: Screen | None) -> list[tuple[str, list[KeyRow]]]:
     from ..widgets.assistant_message import AssistantMessage
     from ..widgets.composer import Composer
     from ..widgets.history_panel import HistoryPanel
+    from ..widgets.race_view import Lane, RaceView
 
     anywhere = _rows(app, app._bindings)
     listed = {binding.action for _, binding in app._bindings}
@@ -48,10 +49,12 @@ def key_groups(app: App, chat: Screen | None) -> list[tuple[str, list[KeyRow]]]:
     if chat is not None:
         groups.append(("Chat", _rows(app, chat._bindings)))
     message = AssistantMessage._merge_bindings()
+    race = BindingsMap([*RaceView.BINDINGS, *Lane.BINDINGS])
     groups += [
         ("Prompt", _rows(app, BindingsMap(Composer.BINDINGS))),
         ("A focused message (Alt+Up from the prompt)", _rows(app, message)),
         ("Conversation list (Ctrl+B)", _rows(app, BindingsMap(HistoryPanel.BINDINGS))),
+        ("A race, once over (Race models… in Ctrl+P; Alt+Up reaches it)", _rows(app, race)),
     ]
     return [(area, rows) for area, rows in groups if rows]
 

@@ -79,9 +79,11 @@ class ModelPicker(ModalScreen[ModelChoice | None]):
                 self.found[source.provider] = LOADING
         self._choices: dict[str, ModelChoice] = {}
 
+    HINT = "Switch model · type to search · Enter picks · Esc closes"
+
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Switch model · type to search · Enter picks · Esc closes", classes="hint")
+            yield Label(self.HINT, classes="hint")
             yield Input(placeholder="model or provider", id="model-search")
             yield OptionList(id="models")
 
@@ -158,9 +160,13 @@ class ModelPicker(ModalScreen[ModelChoice | None]):
         """`● model   provider`: the providers in a column, dim; the match highlighted."""
         model = one_line(choice.model)
         shown = matcher.highlight(model) if matcher else Content(model)
-        mark = "● " if choice == self.current else "  "
+        mark = self.mark(choice)
         gap = " " * (max(width - len(model), 0) + 2)
         return Content.assemble(mark, shown, gap, (one_line(choice.provider), "dim"))
+
+    def mark(self, choice: ModelChoice) -> str:
+        """Two columns before a model: the one in use is marked."""
+        return "● " if choice == self.current else "  "
 
     def _highlight(self, kept: str | None, searching: bool) -> None:
         """The model highlighted before, else the best match, else the current model."""
@@ -182,12 +188,16 @@ class ModelPicker(ModalScreen[ModelChoice | None]):
     def _submit(self) -> None:
         option = self.options.highlighted_option
         if option is not None and option.id in self._choices:
-            self.dismiss(self._choices[option.id])
+            self.picked(self._choices[option.id])
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id in self._choices:
-            self.dismiss(self._choices[event.option.id])
+            self.picked(self._choices[event.option.id])
+
+    def picked(self, choice: ModelChoice) -> None:
+        """Enter (or a click) on a model: this picker closes with it."""
+        self.dismiss(choice)
 
     def action_move(self, action: str) -> None:
         getattr(self.options, f"action_{action}")()
