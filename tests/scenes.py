@@ -463,6 +463,36 @@ def stats(stage: Stage) -> Scene:
     return steps
 
 
+def race(stage: Stage) -> Scene:
+    """Race models… from the palette: demo and demo-think answer one prompt side
+    by side; both finished, each lane's numbers and cost in its header."""
+    config = stage.home / "config" / "tokentide" / "config.toml"
+    config.write_text(PRICES + '[prices."demo-think"]\ninput = 1.0\noutput = 5.0\n')
+
+    async def steps(pilot: Pilot) -> None:
+        from tokentide.tui.screens.model_picker import LOADING
+        from tokentide.tui.screens.race_picker import RacePicker
+
+        await until(pilot, lambda: pilot.app.screen.history.store is not None, "the history")
+        await pilot.app.screen.run_action("race_models")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RacePicker), "the race picker")
+        picker = pilot.app.screen
+        await until(pilot, lambda: LOADING not in picker.found.values(), "the demo's models")
+        await pilot.pause()
+        await pilot.press("enter", "down", "enter", "ctrl+s")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, RacePicker), "the race mode")
+        await answered(pilot, "Why is the sky blue?")
+        await until(
+            pilot,
+            lambda: "$" in str(pilot.app.screen.query("LaneHeader").last().render()),
+            "the costs",
+        )
+        pilot.app.screen.conversation.scroll_home(animate=False)  # the lanes' headers
+        await drawn(pilot)
+
+    return steps
+
+
 @dataclass(frozen=True)
 class Shot:
     """A picture: the scene, and the model and theme the app starts with."""
@@ -493,6 +523,7 @@ SHOTS: dict[str, Shot] = {
     "model-picker": Shot(model_picker, caption="Ctrl+O: every configured provider's models"),
     "keys": Shot(keys, caption="F1: every key, grouped by where it works"),
     "stats": Shot(stats, caption="Stats (Ctrl+P): this session and the whole history, per model"),
+    "race": Shot(race, caption="Race models… (Ctrl+P): two models answer one prompt side by side"),
     "theme-dark": Shot(finished, theme="tokentide-dark", caption="tokentide-dark (the default)"),
     "theme-light": Shot(finished, theme="tokentide-light", caption="tokentide-light"),
 }

@@ -75,6 +75,14 @@ def test_stats(shoot):
     assert shoot("stats")
 
 
+def test_finished_race(shoot):
+    """You should see one prompt raced by demo and demo-think in two columns,
+    both finished: each lane's header with its number, model, TTFT 350 ms,
+    80.0 tok/s, tokens, cost, ✔ finished and the key that keeps it, the race
+    bar above the prompt saying how to keep a lane."""
+    assert shoot("race")
+
+
 @pytest.mark.parametrize("name", ["theme-dark", "theme-light"])
 def test_themes(shoot, name):
     """You should see a finished answer with its code block and table in
