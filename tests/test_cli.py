@@ -489,11 +489,14 @@ def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
 
 def test_the_app_alone_starts_without_the_command_line(tmp_path):
     """`tokentide` with no arguments opens the app without importing typer
-    (the start people type all day); its settings are the same as ever."""
+    (the start people type all day), nor what only an answer needs (httpx,
+    the Markdown parser, Pygments, the price table); its settings are the
+    same as ever."""
     code = (
         "import sys\n"
         "import tokentide.tui.app as app\n"
-        "app.run_app = lambda settings, *a, **k: print('typer' in sys.modules, "
+        "late = ('typer', 'click', 'httpx', 'markdown_it', 'pygments', 'genai_prices')\n"
+        "app.run_app = lambda settings, *a, **k: print([m for m in late if m in sys.modules], "
         "settings.endpoint.name, settings.endpoint.model) or 7\n"
         "sys.argv = ['tokentide']\n"
         "from tokentide.tui import start\n"
@@ -504,4 +507,4 @@ def test_the_app_alone_starts_without_the_command_line(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
     )
     assert result.returncode == 7, result.stderr
-    assert result.stdout.strip() == "False demo demo"
+    assert result.stdout.strip() == "[] demo demo"

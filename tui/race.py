@@ -41,18 +41,21 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tokentide.client.config import Price, Settings
 from tokentide.client.events import Message, StreamEvent
 from tokentide.client.lanes import Lane
 from tokentide.client.meter import Metrics
-from tokentide.client.stream import ChatClient
 
 from .branches import Plan
 from .prices import Cost, Priced, cost
 from .recorder import Recording
 from .signals import Interruption
 from .turn import Exchange, Outcome, Params, Turn
+
+if TYPE_CHECKING:  # httpx is imported at the race, not when the app starts
+    from tokentide.client.stream import ChatClient
 
 LaneSink = Callable[["RaceLane", StreamEvent], None]
 LaneDone = Callable[["RaceLane"], None]
@@ -129,6 +132,8 @@ class Race:
         self._aborted = False
         self._closed = False
         self.lanes: list[RaceLane] = []
+        from tokentide.client.stream import ChatClient
+
         for index, lane in enumerate(lanes):
             settings = lane.settings
             client = ChatClient(
