@@ -173,7 +173,8 @@ async def test_the_history_has_every_lane_and_the_kept_one_chosen(servers, isola
     with Store.open(tmp_path / "history.db") as store:
         rows = store.messages(conversation)
     prompt, *rest = rows
-    lanes = [r for r in rest if r.parent_id == prompt.id]
+    # Each lane's row is made at its first token: in whichever order they came.
+    lanes = sorted((r for r in rest if r.parent_id == prompt.id), key=lambda r: r.provider)
     assert [(r.provider, r.wire, r.model, r.text, r.chosen) for r in lanes] == [
         ("a", "openai", "demo", ALPHA, False),
         ("b", "anthropic", "demo-think", BETA, True),
