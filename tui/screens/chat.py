@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -182,6 +184,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         self.params = dataclasses.replace(params or Params(), thinking=settings.thinking)
         """What every prompt is sent with besides the conversation."""
         self._client: ChatClient | None = None
+        self._warm: Future[ChatClient] | None = None
         self.turns: list[Turn] = []
         """Every turn of this chat, failed ones included (they are not sent again)."""
         self.in_flight: _InFlight | None = None
@@ -211,17 +214,41 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     @property
     def client(self) -> ChatClient:
-        """Made at the first prompt: httpx is not imported before the first frame."""
+        """Built in a thread right after the first frame (`_warm_client`): httpx
+        is not imported before the first frame, and the first prompt does not
+        wait for it and its TLS context (100-250 ms). Built here if the prompt
+        came first, or the provider changed since."""
         if self._client is None:
-            from tokentide.client.stream import ChatClient
-
-            self._client = ChatClient(
-                self.settings.endpoint,
-                timeouts=self.settings.timeouts,
-                retries=self.settings.retries,
-                limits=self.settings.limits,
-            )
+            warm, self._warm = self._warm, None
+            ready = warm is not None and warm.done() and warm.exception() is None
+            if ready and warm.result().endpoint == self.settings.endpoint:
+                self._client = warm.result()
+            else:
+                self._client = self._new_client()
         return self._client
+
+    def _new_client(self) -> ChatClient:
+        from tokentide.client.stream import ChatClient
+
+        return ChatClient(
+            self.settings.endpoint,
+            timeouts=self.settings.timeouts,
+            retries=self.settings.retries,
+            limits=self.settings.limits,
+        )
+
+    def _warm_client(self) -> None:
+        """Build the client in a thread while the user types the first prompt."""
+        future: Future[ChatClient] = Future()
+
+        def build() -> None:
+            try:
+                future.set_result(self._new_client())
+            except BaseException as exc:  # the prompt then builds one itself
+                future.set_exception(exc)
+
+        threading.Thread(target=build, name="tokentide-client", daemon=True).start()
+        self._warm = future
 
     @property
     def conversation(self) -> Conversation:
@@ -263,6 +290,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         from ..widgets.key_bar import KeyBar
 
         warm_up()  # in a thread: the first answer's tokens then find it loaded
+        if self._client is None:
+            self._warm_client()
         await self.mount(KeyBar())
         self._open_history()
 
