@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scenes import SHOTS, SIZE, stage, steady
+from tests.scenes import SHOTS, SIZE, merged_backgrounds, stage, steady
 
 
 @pytest.fixture
-def shoot(snap_compare):
-    """Compare the named scene's picture with its snapshot."""
+def shoot(snap_compare, monkeypatch):
+    """Compare the named scene's picture with its snapshot (background cells
+    merged: `merged_backgrounds`)."""
+    import textual._doc
+
+    taken = textual._doc.take_svg_screenshot
+    monkeypatch.setattr(
+        textual._doc, "take_svg_screenshot", lambda *a, **k: merged_backgrounds(taken(*a, **k))
+    )
 
     def compare(name: str) -> bool:
         shot = SHOTS[name]
