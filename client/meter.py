@@ -16,14 +16,16 @@ The numbers are the product's promise, so each says how it was obtained:
   servers stream one token per chunk, and a single token can be a long word
   such as " understanding"), or one per four characters for a delta longer
   than MERGED_DELTA_CHARS, which a proxy must have merged from several.
-- Inter-token latency (ITL) is the time between two deltas that carried
-  tokens, shared by the tokens the later one carried (a delta of 4 tokens
-  50 ms after the previous one is 4 tokens at 12.5 ms), reported as the p50
-  and p99 over tokens. It is what makes a stream feel smooth or stuttering,
-  which tokens/s (an average) hides. The longest stall is the longest gap
-  between two deltas after the first token: the moment the user saw the
-  answer freeze. Both are measured where the deltas arrive in this process,
-  so they include the network and any proxy that batches.
+- Inter-token latency (ITL) is the time between two arrivals of tokens,
+  shared by the tokens the later one brought (4 tokens 50 ms after the
+  previous ones are 4 tokens at 12.5 ms), reported as the p50 and p99 over
+  tokens. It is what makes a stream feel smooth or stuttering, which
+  tokens/s (an average) hides. The longest stall is the longest gap between
+  two arrivals after the first token: the moment the user saw the answer
+  freeze. An arrival is one read from the socket (`read_arrived`): the deltas
+  parsed from it are stamped with the moment it came in, so parsing time is
+  not latency. Both are measured in this process, so they include the
+  network and any proxy that batches.
 - Tokens saved, on cancel, is `max(0, expected - received)`, where expected is
   the median length of the model's past answers when the history knows
   them (capped at `max_tokens`), else `max_tokens` when the request set one,
