@@ -188,6 +188,7 @@ def test_no_stream(tmp_path, demo):
 
 
 def test_stats_on_stderr(tmp_path, demo):
+    demo.tokens_per_second = 100  # tokens 10 ms apart: each its own read, so there are gaps
     demo.script("one two three four")
     result = tokentide(
         "ask", "--base-url", demo.base_url, "-m", "demo", "--stats", "q", env=clean_env(tmp_path)
