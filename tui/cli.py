@@ -159,6 +159,22 @@ DemoOpt = Annotated[
     bool, typer.Option("--demo", help="Use the built-in offline demo server (starts in-process).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+PromptArg = Annotated[
+    str | None,
+    typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
+]
+LanesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="[PROVIDER:]MODEL",
+        help="A model (repeat it, up to 6): demo:demo-think, openai:gpt-4o-mini, a "
+        "[providers.NAME] of the config file (NAME:MODEL, or NAME: for its own model), or "
+        "MODEL for the default provider.",
+        show_default=False,
+    ),
+]
 ToolOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -271,10 +287,7 @@ def _check_theme(name: str) -> None:
 
 @app.command()
 def ask(
-    prompt: Annotated[
-        str | None,
-        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
-    ] = None,
+    prompt: PromptArg = None,
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -341,22 +354,8 @@ def ask(
 
 @app.command()
 def race(
-    prompt: Annotated[
-        str | None,
-        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
-    ] = None,
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="[PROVIDER:]MODEL",
-            help="A model to race (repeat it: 2 to 6): demo:demo-think, openai:gpt-4o-mini, "
-            "a [providers.NAME] of the config file (NAME:MODEL, or NAME: for its own model), "
-            "or MODEL for the default provider.",
-            show_default=False,
-        ),
-    ] = None,
+    prompt: PromptArg = None,
+    models: LanesOpt = None,
     system: SystemOpt = None,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Stop each answer after this many.")
@@ -391,17 +390,10 @@ def race(
     in -m order, that finished is the chosen one; the others are its alternatives).
     Ctrl-C closes every connection at once and exits 130; exit 1 if any answer failed.
     """
-    from tokentide.client.lanes import resolve_lanes
-
     from .race_cli import RaceOptions, run_race
     from .turn import Params
 
-    try:
-        lanes = resolve_lanes(models or [], system=system, http2=http2, at_least=2)
-    except ConfigError as exc:
-        if debug:
-            raise
-        _fail(str(exc), code=ExitCode.USAGE)
+    lanes = _lanes(models, system, http2, debug, at_least=2)
     text = _read_prompt(prompt)
     lanes = _settle_lanes(lanes, debug)
     options = RaceOptions(
@@ -438,22 +430,8 @@ def models(
 
 @app.command()
 def bench(
-    prompt: Annotated[
-        str | None,
-        typer.Argument(help="The prompt; '-' or omitted reads it from stdin.", show_default=False),
-    ] = None,
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="[PROVIDER:]MODEL",
-            help="A model to bench (repeatable, up to 6): demo:demo, openai:gpt-4o-mini, "
-            "a [providers.NAME] of the config file (NAME:MODEL), or MODEL for the default "
-            "provider.",
-            show_default=False,
-        ),
-    ] = None,
+    prompt: PromptArg = None,
+    models: LanesOpt = None,
     runs: Annotated[int, typer.Option("--runs", "-n", help="Streamed runs per model.")] = 10,
     concurrency: Annotated[
         int,
@@ -485,18 +463,14 @@ def bench(
     Nothing is recorded in the history. Ctrl-C stops every run at once, prints what was
     measured so far and exits 130. Exit 1 when every run of a model failed.
     """
-    from tokentide.client.lanes import resolve_lanes
-
     from .bench import BenchOptions, check_options, run_bench
     from .turn import Params
 
     try:
         check_options(runs, concurrency)
-        lanes = resolve_lanes(models or [], system=system, http2=http2)
     except ConfigError as exc:
-        if debug:
-            raise
         _fail(str(exc), code=ExitCode.USAGE)
+    lanes = _lanes(models, system, http2, debug)
     text = _read_prompt(prompt)
     options = BenchOptions(
         prompt=text,
@@ -507,6 +481,20 @@ def bench(
         debug=debug,
     )
     raise typer.Exit(run_bench(lanes, options))
+
+
+def _lanes(
+    models: list[str] | None, system: str | None, http2: bool | None, debug: bool, at_least=1
+):
+    """The -m models as lanes, or a one-line usage error naming the one that is wrong."""
+    from tokentide.client.lanes import resolve_lanes
+
+    try:
+        return resolve_lanes(models or [], system=system, http2=http2, at_least=at_least)
+    except ConfigError as exc:
+        if debug:
+            raise
+        _fail(str(exc), code=ExitCode.USAGE)
 
 
 history_app = typer.Typer(
