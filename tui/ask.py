@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import math
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +38,7 @@ from .json_pieces import pieces
 from .recorder import Recording
 from .report import print_traceback
 from .safe_text import SafeStream, terminal_json, terminal_safe
-from .signals import TERMINATING, Interruption
+from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
 from .terminal_markdown import TerminalMarkdown, terminal_size
 from .turn import Outcome, Params, Turn
@@ -330,7 +329,6 @@ def _stop_on_signals(turn: Turn, interruption: Interruption) -> Iterator[None]:
     from the handler (the server sees EOF before anything else runs), and
     are remembered in `interruption`: the answer is recorded as interrupted
     and the exit code is 128 + the signal (see tui/signals.py)."""
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
 
@@ -341,18 +339,8 @@ def _stop_on_signals(turn: Turn, interruption: Interruption) -> Iterator[None]:
         if turn.outcome is None:  # once the answer has ended there is nothing to cancel
             task.cancel()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-        for signum in TERMINATING:
-            loop.add_signal_handler(signum, terminate, signum)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+    with on_signals(task.cancel, terminate):
         yield
-        return
-    try:
-        yield
-    finally:
-        for signum in (signal.SIGINT, *TERMINATING):
-            loop.remove_signal_handler(signum)
 
 
 class _Through:

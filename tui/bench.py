@@ -56,7 +56,7 @@ from tokentide.client.stream import ChatClient
 from .exit_codes import ExitCode
 from .report import print_traceback
 from .safe_text import one_line, terminal_json, terminal_safe
-from .signals import TERMINATING
+from .signals import on_signals
 from .store import percentile
 from .turn import Outcome, Params, Turn
 
@@ -460,16 +460,5 @@ class _Progress:
 @contextmanager
 def _stop_on_signals(bench: Bench) -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP stop every run at once (see `Bench.stop`)."""
-    loop = asyncio.get_running_loop()
-    signums = (signal.SIGINT, *TERMINATING)
-    try:
-        for signum in signums:
-            loop.add_signal_handler(signum, bench.stop, signum)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+    with on_signals(lambda: bench.stop(signal.SIGINT), bench.stop):
         yield
-        return
-    try:
-        yield
-    finally:
-        for signum in signums:
-            loop.remove_signal_handler(signum)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from .race import Race, RaceLane
 from .recorder import Recording
 from .report import print_traceback
 from .safe_text import one_line, terminal_json, terminal_safe
-from .signals import TERMINATING, Interruption
+from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
 from .turn import Outcome, Params
 
@@ -185,7 +184,6 @@ def _stop_on_signals(race: Race, interruption: Interruption, stopped: _Stopped) 
     lane's task is cancelled. SIGTERM and SIGHUP do the same and are
     remembered in `interruption`: the answers are recorded as interrupted
     and the exit code is 128 + the signal (tui/signals.py)."""
-    loop = asyncio.get_running_loop()
 
     def cancel() -> None:
         stopped.by_user = stopped.by_user or not all(racer.ended for racer in race.lanes)
@@ -196,18 +194,8 @@ def _stop_on_signals(race: Race, interruption: Interruption, stopped: _Stopped) 
             interruption.signum = signum
         race.abort()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, cancel)
-        for signum in TERMINATING:
-            loop.add_signal_handler(signum, terminate, signum)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+    with on_signals(cancel, terminate):
         yield
-        return
-    try:
-        yield
-    finally:
-        for signum in (signal.SIGINT, *TERMINATING):
-            loop.remove_signal_handler(signum)
 
 
 class _Writer:

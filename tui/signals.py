@@ -16,7 +16,10 @@ No Textual here: `ask` uses this too and must start fast.
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tokentide.client.events import Message
@@ -75,3 +78,27 @@ class Interruption:
         if self.tokens == 0:
             return f"stopped by {self.name} before the first token"
         return f"stopped by {self.name} · partial answer kept ({count(self.tokens)})"
+
+
+@contextmanager
+def on_signals(
+    on_interrupt: Callable[[], None], on_terminate: Callable[[int], None]
+) -> Iterator[None]:
+    """Ctrl-C (`on_interrupt()`) and SIGTERM/SIGHUP (`on_terminate(signum)`)
+    handled on the running loop for the block's length, the previous handling
+    put back after. The handlers run in the loop, between two of its steps, so
+    they may shut sockets down and cancel tasks; where the loop cannot take
+    signal handlers (Windows), the block runs without them."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        for signum in TERMINATING:
+            loop.add_signal_handler(signum, on_terminate, signum)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, *TERMINATING):
+            loop.remove_signal_handler(signum)
