@@ -20,9 +20,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tokentide.client.config import Price
+from tokentide.client.config import Endpoint, Price
 
 if TYPE_CHECKING:
+    from tokentide.client.events import Message
+    from tokentide.client.meter import Metrics
+
     from .store import Store
 
 
@@ -53,6 +56,19 @@ class Priced:
     """The output count is the server's (else estimated from the stream)."""
     saved_tokens: int | None = None
     when: datetime | None = None
+
+    @classmethod
+    def answer(cls, endpoint: Endpoint, message: Message, metrics: Metrics) -> Priced:
+        """An answer that just ended, as its endpoint, message and metrics say."""
+        return cls(
+            model=endpoint.model,
+            provider=endpoint.name,
+            base_url=endpoint.base_url,
+            input_tokens=message.usage.input_tokens if message.usage else None,
+            output_tokens=metrics.tokens_received,
+            counted=not metrics.estimated,
+            saved_tokens=metrics.saved,
+        )
 
 
 def cost(answer: Priced, overrides: Mapping[str, Price]) -> Cost | None:

@@ -290,14 +290,4 @@ class Race:
 
 
 def _priced(racer: RaceLane) -> Priced:
-    endpoint = racer.settings.endpoint
-    message, metrics = racer.message, racer.metrics()
-    return Priced(
-        model=endpoint.model,
-        provider=endpoint.name,
-        base_url=endpoint.base_url,
-        input_tokens=message.usage.input_tokens if message.usage else None,
-        output_tokens=metrics.tokens_received,
-        counted=not metrics.estimated,
-        saved_tokens=metrics.saved,
-    )
+    return Priced.answer(racer.settings.endpoint, racer.message, racer.metrics())

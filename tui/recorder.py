@@ -217,17 +217,7 @@ class Recording:
         final = self._final
         if final is None:
             return None
-        message, metrics = final
-        endpoint = self._settings.endpoint
-        answer = Priced(
-            model=endpoint.model,
-            provider=endpoint.name,
-            base_url=endpoint.base_url,
-            input_tokens=message.usage.input_tokens if message.usage else None,
-            output_tokens=metrics.tokens_received,
-            counted=not metrics.estimated,
-            saved_tokens=metrics.saved,
-        )
+        answer = Priced.answer(self._settings.endpoint, *final)
 
         def look_up(store: Store) -> Cost | None:
             found = cost(answer, overrides)
