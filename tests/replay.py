@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import random
+import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ class LoopbackServer:
     own, so a test's client and the server never share an event loop; a
     subclass answers in `_handle`."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl = ssl_context
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -85,7 +87,7 @@ class LoopbackServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0)
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ssl)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -97,14 +99,21 @@ class LoopbackServer:
 
 
 class ReplayServer(LoopbackServer):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, tls: bool = False) -> None:
+        """`tls`: HTTPS, with the certificate of tests/fixtures/loopback-cert.pem
+        (127.0.0.1 and localhost; trust it with SSL_CERT_FILE)."""
+        context = None
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(FIXTURES / "loopback-cert.pem", FIXTURES / "loopback-key.pem")
+        super().__init__(context)
         self.queue: list[Canned] = []
         self.seen: list[Seen] = []
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
 
     def reply(self, canned: Canned) -> None:
         self.queue.append(canned)

@@ -1,0 +1,120 @@
+"""The client's sockets on asyncio itself (client/netio.py): plain and TLS
+streams through a real loopback server, back-pressure, timeouts, and that
+the client uses it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpcore
+import pytest
+
+from tokentide.client.config import Endpoint, Timeouts
+from tokentide.client.errors import ApiError
+from tokentide.client.events import Message
+from tokentide.client.netio import HIGH_WATER, AsyncioBackend
+from tokentide.client.request import ChatRequest
+from tokentide.client.stream import ChatClient, State
+
+from .replay import FIXTURES, Canned, LoopbackServer, ReplayServer, fixture
+
+TEXT = fixture("openai_chat_text.sse")
+SAID = "Hello! Here’s a café ☕:\n- one\n- two 😀"
+
+
+def request() -> ChatRequest:
+    return ChatRequest("gpt-4o-mini", [Message("user", "hi")])
+
+
+async def answer_of(client: ChatClient):
+    answer = client.stream(request())
+    async with answer:
+        async for _ in answer:
+            pass
+    return answer
+
+
+def test_the_client_opens_its_sockets_on_asyncio():
+    client = ChatClient(Endpoint("openai", "openai", "http://127.0.0.1:9/v1", "m"))
+    assert isinstance(client._http._transport._pool._network_backend, AsyncioBackend)
+
+
+async def test_a_plain_stream_in_small_pieces():
+    with ReplayServer() as server:
+        server.reply(Canned(TEXT, chunk_size=3, seed=4))
+        async with ChatClient(Endpoint("openai", "openai", server.base_url, "m")) as client:
+            answer = await answer_of(client)
+    assert answer.state is State.FINISHED
+    assert answer.message.text == SAID
+
+
+async def test_tls_through_start_tls(monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(FIXTURES / "loopback-cert.pem"))
+    with ReplayServer(tls=True) as server:
+        server.reply(Canned(TEXT, chunk_size=11))
+        async with ChatClient(Endpoint("openai", "openai", server.base_url, "m")) as client:
+            answer = await answer_of(client)
+    assert server.base_url.startswith("https://")
+    assert answer.state is State.FINISHED
+    assert answer.message.text == SAID
+
+
+async def test_an_untrusted_certificate_is_a_connection_error():
+    with ReplayServer(tls=True) as server:  # SSL_CERT_FILE not set: the system's roots
+        server.reply(Canned(TEXT))
+        async with ChatClient(
+            Endpoint("openai", "openai", server.base_url, "m"), retries=0
+        ) as client:
+            with pytest.raises(ApiError) as caught:
+                await answer_of(client)
+    assert caught.value.kind == "connect"
+    assert "certificate" in str(caught.value).lower()
+
+
+async def test_a_silent_server_is_a_read_timeout():
+    with ReplayServer() as server:
+        server.reply(Canned(TEXT[:200], hold=True))
+        endpoint = Endpoint("openai", "openai", server.base_url, "m")
+        timeouts = Timeouts(connect=2, read=0.3)
+        async with ChatClient(endpoint, timeouts=timeouts, retries=0) as client:
+            with pytest.raises(ApiError) as caught:
+                await answer_of(client)
+    assert caught.value.kind == "timeout"
+
+
+class Flood(LoopbackServer):
+    """Writes `size` bytes as fast as the socket takes them."""
+
+    size = 16 * HIGH_WATER
+    sent = 0
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        block = b"x" * 65536
+        try:
+            while self.sent < self.size:
+                writer.write(block)
+                await writer.drain()
+                self.sent += len(block)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_slow_reader_stops_reading_the_socket_at_the_high_water_mark():
+    with Flood() as server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.port, timeout=2)
+        received = len(await stream.read(1, timeout=2))
+        await asyncio.sleep(0.3)  # the server writes on; nobody reads
+        buffered = len(stream._protocol.buffer)
+        assert stream._protocol.paused
+        assert buffered <= HIGH_WATER + 65536 * 4
+        while chunk := await stream.read(1 << 20, timeout=2):
+            received += len(chunk)
+        await stream.aclose()
+    assert received == Flood.size
+
+
+async def test_a_refused_connection_is_a_connect_error():
+    with pytest.raises(httpcore.ConnectError):
+        await AsyncioBackend().connect_tcp("127.0.0.1", 9, timeout=2)
