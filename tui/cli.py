@@ -107,10 +107,10 @@ app = typer.Typer(
     'tokentide "PROMPT" opens the app and sends PROMPT.',
     epilog="In the app: Enter sends · Ctrl+J new line · Ctrl+E edits the prompt in $EDITOR · "
     "Esc stops the answer · Ctrl+R regenerates it (or retries a failure) · Ctrl+N new chat · "
-    "Ctrl+O switches model · Ctrl+S system prompt · Ctrl+P palette (themes, export to "
-    "Markdown or JSON, stats, screenshot) · Alt+Up focuses a message: c copies it, 1-9 its "
-    "code blocks, r regenerates, e edits and resends, n continues, ←/→ switch alternatives · "
-    "F1 lists every key · Ctrl+Q quits.",
+    "Ctrl+O switches model · Ctrl+S system prompt · Ctrl+P palette (race models, themes, "
+    "export to Markdown or JSON, stats, screenshot) · Alt+Up focuses a message: c copies it, "
+    "1-9 its code blocks, d its details (ITL, token arrivals), r regenerates, e edits and "
+    "resends, n continues, ←/→ switch alternatives · F1 lists every key · Ctrl+Q quits.",
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,
