@@ -18,6 +18,8 @@ the pool, proxies, which httpx mounts apart) stays httpx's and httpcore's.
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import socket
 import ssl
 from collections.abc import Iterable
@@ -231,3 +233,17 @@ def on_asyncio(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
     if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
         pool._network_backend = AsyncioBackend()
     return transport
+
+
+def ssl_context(http2: bool) -> ssl.SSLContext:
+    """The TLS settings httpx would make (certifi's roots, or SSL_CERT_FILE /
+    SSL_CERT_DIR), made once per process rather than once per client: loading
+    the roots takes 25-30 ms, which a race paid on the event loop for every
+    lane, and the app for every model switch. HTTP/1.1 and HTTP/2 clients get
+    one each, because httpcore sets the ALPN protocols on the context."""
+    return _ssl_context(http2, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(http2: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()

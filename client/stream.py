@@ -138,10 +138,14 @@ class ChatClient:
         self, endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None
     ) -> httpx.AsyncClient:
         if transport is None:  # the sockets on asyncio itself: cheaper reads (client/netio.py)
-            from .netio import on_asyncio  # imports httpcore: inside `without_h2`
+            from .netio import on_asyncio, ssl_context  # imports httpcore: inside `without_h2`
 
             transport = on_asyncio(
-                httpx.AsyncHTTPTransport(http1=not self.prior_knowledge, http2=endpoint.http2)
+                httpx.AsyncHTTPTransport(
+                    verify=ssl_context(endpoint.http2),
+                    http1=not self.prior_knowledge,
+                    http2=endpoint.http2,
+                )
             )
         return httpx.AsyncClient(
             base_url=endpoint.base_url,

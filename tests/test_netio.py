@@ -5,6 +5,7 @@ the client uses it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpcore
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import ApiError
 from tokentide.client.events import Message
-from tokentide.client.netio import HIGH_WATER, AsyncioBackend
+from tokentide.client.netio import HIGH_WATER, AsyncioBackend, ssl_context
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import ChatClient, State
 
@@ -118,3 +119,17 @@ async def test_a_slow_reader_stops_reading_the_socket_at_the_high_water_mark():
 async def test_a_refused_connection_is_a_connect_error():
     with pytest.raises(httpcore.ConnectError):
         await AsyncioBackend().connect_tcp("127.0.0.1", 9, timeout=2)
+
+
+def test_clients_share_their_tls_settings_one_per_http_version(monkeypatch):
+    """Loading the certificate roots takes 25-30 ms: once a process, not once a
+    client (a race makes one client a lane)."""
+    endpoint = Endpoint("openai", "openai", "https://127.0.0.1:9/v1", "m")
+    first, second = ChatClient(endpoint), ChatClient(endpoint)
+    http2 = ChatClient(dataclasses.replace(endpoint, http2=True))
+    context = ssl_context(False)
+    assert first._http._transport._pool._ssl_context is context
+    assert second._http._transport._pool._ssl_context is context
+    assert http2._http._transport._pool._ssl_context is ssl_context(True) is not context
+    monkeypatch.setenv("SSL_CERT_FILE", str(FIXTURES / "loopback-cert.pem"))
+    assert ssl_context(False) is not context  # the roots a user points at are read
