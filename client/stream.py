@@ -137,17 +137,9 @@ class ChatClient:
     def _client(
         self, endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None
     ) -> httpx.AsyncClient:
-        if transport is None:  # the sockets on asyncio itself: cheaper reads (client/netio.py)
-            from .netio import on_asyncio, ssl_context  # imports httpcore: inside `without_h2`
+        from .netio import on_asyncio, ssl_context  # imports httpcore: inside `without_h2`
 
-            transport = on_asyncio(
-                httpx.AsyncHTTPTransport(
-                    verify=ssl_context(endpoint.http2),
-                    http1=not self.prior_knowledge,
-                    http2=endpoint.http2,
-                )
-            )
-        return httpx.AsyncClient(
+        client = httpx.AsyncClient(
             base_url=endpoint.base_url,
             params=list(endpoint.params),
             timeout=httpx.Timeout(
@@ -158,10 +150,17 @@ class ChatClient:
             ),
             headers={"User-Agent": USER_AGENT, **endpoint.headers},
             transport=transport,
+            verify=ssl_context(endpoint.http2),
             follow_redirects=False,
             http1=not self.prior_knowledge,
             http2=endpoint.http2,
         )
+        if transport is None:
+            # httpx's own transport (a transport passed in would turn off the
+            # proxies of HTTP_PROXY / HTTPS_PROXY), its sockets moved onto
+            # asyncio itself: cheaper reads (client/netio.py).
+            on_asyncio(client._transport)
+        return client
 
     async def __aenter__(self) -> ChatClient:
         return self

@@ -133,3 +133,19 @@ def test_clients_share_their_tls_settings_one_per_http_version(monkeypatch):
     assert http2._http._transport._pool._ssl_context is ssl_context(True) is not context
     monkeypatch.setenv("SSL_CERT_FILE", str(FIXTURES / "loopback-cert.pem"))
     assert ssl_context(False) is not context  # the roots a user points at are read
+
+
+async def test_a_proxy_named_in_the_environment_still_carries_the_requests(monkeypatch):
+    """httpx turns the environment's proxies off for a client given its own
+    transport: the client keeps httpx's and only moves its sockets."""
+    with ReplayServer() as proxy:
+        proxy.reply(Canned(TEXT))
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+        endpoint = Endpoint("openai", "openai", "http://api.example.invalid/v1", "m")
+        async with ChatClient(endpoint, retries=0) as client:
+            answer = await answer_of(client)
+    assert answer.message.text == SAID
+    assert proxy.seen[0].path == "http://api.example.invalid/v1/chat/completions"
