@@ -67,3 +67,18 @@ class ServerLog(list[str]):
 @pytest.fixture
 def logs() -> ServerLog:
     return ServerLog()
+
+
+@pytest.fixture
+def path(tmp_path):
+    """Where a test's history file goes (tests/test_store*.py)."""
+    return tmp_path / "data" / "history.db"
+
+
+@pytest.fixture
+def store(path):
+    """A real history file, open (tui/store.py)."""
+    from tokentide.tui.store import Store
+
+    with Store.open(path) as opened:
+        yield opened

@@ -99,7 +99,7 @@ async def test_itl_matches_the_demo_servers_schedule():
                     pass
     metrics = answer.metrics()
     assert metrics.tokens_received == 60
-    assert 9.5 <= metrics.itl_p50_ms <= 10.5, metrics
+    assert 9 <= metrics.itl_p50_ms <= 11, metrics  # 10 ms a token, on a loaded machine too
     assert metrics.longest_stall_ms < 100, metrics
     assert sum(metrics.arrivals.counts) == 60
 

@@ -51,17 +51,6 @@ class Clock:
         self.now += seconds
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "history.db"
-
-
-@pytest.fixture
-def store(path: Path):
-    with Store.open(path) as opened:
-        yield opened
-
-
 def answer(
     store: Store,
     conversation: int,

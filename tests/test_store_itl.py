@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
+from tests.test_itl import metered
 from tests.test_store import answer
-from tokentide.client.events import TextDelta
-from tokentide.client.meter import Arrivals, Meter, Metrics
+from tokentide.client.meter import Arrivals, Metrics
 from tokentide.tui.chat_history import tree_of
 from tokentide.tui.store import (
     MIGRATIONS,
@@ -27,37 +26,9 @@ from tokentide.tui.store import (
 )
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "history.db"
-
-
-@pytest.fixture
-def store(path: Path):
-    with Store.open(path) as opened:
-        yield opened
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def streamed(gaps: list[float], ttft: float = 0.3) -> Metrics:
     """A real meter's metrics for tokens arriving `gaps` seconds apart."""
-    clock = Clock()
-    meter = Meter(clock=clock)
-    meter.request_sent()
-    clock.now = ttft
-    meter.add(TextDelta("a"))
-    for gap in gaps:
-        clock.now += gap
-        meter.add(TextDelta("b"))
-    meter.end()
-    return meter.snapshot()
+    return metered(gaps, ttft=ttft).snapshot()
 
 
 def record(metrics: Metrics, **more: object) -> AnswerRecord:
