@@ -5,11 +5,11 @@ its key, where it has one, so the two cannot differ."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from .listed_commands import Command, ListedCommands
 
 if TYPE_CHECKING:
     from .chat import ChatScreen
@@ -55,7 +55,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-class AppCommands(Provider):
+class AppCommands(ListedCommands):
     """Offered wherever the palette opens, as long as a chat is open below it."""
 
     def _chat(self) -> ChatScreen | None:
@@ -63,21 +63,10 @@ class AppCommands(Provider):
 
         return next((s for s in self.app.screen_stack if isinstance(s, ChatScreen)), None)
 
-    def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+    def commands(self) -> Iterator[Command]:
         chat = self._chat()
         if chat is None:
             return
         for name, owner, action, help_text in COMMANDS:
             target = chat if owner == "chat" else self.app
             yield name, partial(target.run_action, action), help_text
-
-    async def discover(self) -> Hits:
-        for name, run, help_text in self._commands():
-            yield DiscoveryHit(name, run, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, run, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), run, help=help_text)

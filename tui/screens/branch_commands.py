@@ -4,25 +4,22 @@ they apply (the same test as the message keys r, n and e)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-
 from ..widgets.assistant_message import AssistantMessage
 from ..widgets.user_message import UserMessage
+from .listed_commands import Command, ListedCommands
 
 if TYPE_CHECKING:
     from .chat import ChatScreen
 
-Command = tuple[str, Callable[[], Awaitable[None] | None], str]
 
-
-class BranchCommands(Provider):
+class BranchCommands(ListedCommands):
     """Built from the conversation as it is when the palette opens."""
 
-    def _commands(self) -> Iterator[Command]:
+    def commands(self) -> Iterator[Command]:
         screen: ChatScreen = self.screen  # type: ignore[assignment]
         focused = screen.focused
         answer = focused if isinstance(focused, AssistantMessage) else None
@@ -52,14 +49,3 @@ class BranchCommands(Provider):
                 f"{which.capitalize()} prompt into the composer: sending it forks "
                 "the conversation (e on it)",
             )
-
-    async def discover(self) -> Hits:
-        for name, run, help_text in self._commands():
-            yield DiscoveryHit(name, run, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, run, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), run, help=help_text)

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from .listed_commands import Command, ListedCommands
 
 COMMANDS = (
     ("Switch model…", "pick_model", "Pick a model of any configured provider (Ctrl+O)"),
@@ -14,21 +15,9 @@ COMMANDS = (
 )
 
 
-class ModelCommands(Provider):
+class ModelCommands(ListedCommands):
     """Runs the screen's own actions, so a command does exactly what its key does."""
 
-    async def discover(self) -> Hits:
+    def commands(self) -> Iterator[Command]:
         for name, action, help_text in COMMANDS:
-            yield DiscoveryHit(name, partial(self.screen.run_action, action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, action, help_text in COMMANDS:
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(name),
-                    partial(self.screen.run_action, action),
-                    help=help_text,
-                )
+            yield name, partial(self.screen.run_action, action), help_text

@@ -5,23 +5,22 @@ them apart."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-
 from ..safe_text import one_line
 from ..widgets.user_message import UserMessage
+from .listed_commands import Command, ListedCommands
 
 if TYPE_CHECKING:
     from .chat import ChatScreen
 
 
-class CopyCommands(Provider):
+class CopyCommands(ListedCommands):
     """Built from the conversation as it is when the palette opens."""
 
-    def _commands(self) -> Iterator[tuple[str, Callable[[], None], str]]:
+    def commands(self) -> Iterator[Command]:
         screen: ChatScreen = self.screen  # type: ignore[assignment]
         target = screen.copy_target()
         if target is None:
@@ -41,14 +40,3 @@ class CopyCommands(Provider):
                 partial(screen.copy_code, target, number),
                 f"{about} — from {where.lower()}{keys}",
             )
-
-    async def discover(self) -> Hits:
-        for name, run, help_text in self._commands():
-            yield DiscoveryHit(name, run, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, run, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), run, help=help_text)
