@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tokentide.client.events import Message
@@ -27,6 +26,7 @@ from tokentide.client.meter import Metrics
 from .. import format as fmt
 from ..charts import column_at, rates_over_time, spark_rows
 from ..safe_text import one_line
+from .panel import Panel
 
 COLUMNS = 60
 """Columns of the sparkline: each a 60th of the stream's length."""
@@ -36,25 +36,14 @@ LABEL = 16
 """Cells left of the sparkline, for the TTFT label (the caret line is offset by them)."""
 
 
-class AnswerDetails(ModalScreen[None]):
+class AnswerDetails(Panel):
     """One answer's figures and its token arrivals. Esc, d or q closes."""
 
     BINDINGS = [Binding("escape,d,q", "dismiss", "Close", id="details.close")]
 
     DEFAULT_CSS = f"""
     AnswerDetails {{
-        align: center middle;
-        & > VerticalScroll {{
-            width: {LABEL + COLUMNS + 10};
-            max-width: 100%;
-            height: auto;
-            max-height: 90%;
-            padding: 0 2;
-            border: thick $primary;
-            background: $surface;
-        }}
-        & .area {{ margin: 1 0 0 0; color: $text-primary; text-style: bold; }}
-        & .note {{ color: $text-muted; }}
+        & > VerticalScroll {{ width: {LABEL + COLUMNS + 10}; }}
         & #arrivals-row {{ height: {HEIGHT}; margin: 1 0 0 0; }}
         & #ttft {{
             width: {LABEL};

@@ -16,8 +16,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from .panel import Panel
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -80,26 +81,10 @@ def _rows(app: App, bindings: BindingsMap) -> list[KeyRow]:
     return result
 
 
-class KeysScreen(ModalScreen[None]):
+class KeysScreen(Panel):
     """Every binding, grouped; Esc, F1 or q closes it."""
 
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="keys.close")]
-
-    DEFAULT_CSS = """
-    KeysScreen {
-        align: center middle;
-        & > VerticalScroll {
-            width: 90;
-            max-width: 100%;
-            height: auto;
-            max-height: 90%;
-            padding: 0 2;
-            border: thick $primary;
-            background: $surface;
-        }
-        & .area { margin: 1 0 0 0; color: $text-primary; text-style: bold; }
-    }
-    """
 
     def __init__(self, groups: Iterable[tuple[str, list[KeyRow]]]) -> None:
         super().__init__()

@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..charts import BAR_WIDTH, BarRow, bar_rows, ms_range, rate_range
@@ -28,6 +27,7 @@ from ..history_cli import totals
 from ..prices import usd
 from ..safe_text import one_line
 from ..store import ModelStats
+from .panel import Panel
 
 COLUMNS = (
     "model",
@@ -56,25 +56,14 @@ class Figures:
     """Why there is no history to read (history off, or the read failed)."""
 
 
-class StatsScreen(ModalScreen[None]):
+class StatsScreen(Panel):
     """The figures, grouped: this session, then all history. Esc or q closes."""
 
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="stats.close")]
 
     DEFAULT_CSS = """
     StatsScreen {
-        align: center middle;
-        & > VerticalScroll {
-            width: 110;
-            max-width: 100%;
-            height: auto;
-            max-height: 90%;
-            padding: 0 2;
-            border: thick $primary;
-            background: $surface;
-        }
-        & .area { margin: 1 0 0 0; color: $text-primary; text-style: bold; }
-        & .note { color: $text-muted; }
+        & > VerticalScroll { width: 110; }
         & .charts { height: auto; margin: 1 0 0 0; }
         & .chart { width: auto; margin: 0 4 0 0; }
     }
