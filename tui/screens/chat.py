@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -62,6 +62,8 @@ from .copy_commands import CopyCommands
 from .model_picker import ModelChoice, ModelPicker
 from .race_actions import RaceActions
 from .system_prompt import EDIT, SystemPromptEditor, SystemPromptPicker
+
+PickerT = TypeVar("PickerT", bound=ModelPicker)
 
 
 @dataclass
@@ -807,13 +809,17 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     # -- model and system prompt ---------------------------------------------
 
     def action_pick_model(self) -> None:
+        self.app.push_screen(self.model_picker(ModelPicker), self._model_picked)
+
+    def model_picker(self, kind: type[PickerT]) -> PickerT:
+        """The model picker (or the race's), over every configured provider's
+        models, the one in use marked."""
         endpoint = self.settings.endpoint
-        picker = ModelPicker(
+        return kind(
             self.choices.sources(endpoint),
             ModelChoice(endpoint.name, endpoint.model),
             self.settings.timeouts,
         )
-        self.app.push_screen(picker, self._model_picked)
 
     async def _model_picked(self, choice: ModelChoice | None) -> None:
         if choice is not None:

@@ -90,6 +90,7 @@ class RaceActions:
         def show_alternatives(self) -> None: ...
         def notify(self, message: str, **kw: Any) -> None: ...
         def query(self, selector: Any) -> Any: ...
+        def model_picker(self, kind: type[RacePicker]) -> RacePicker: ...
 
     race_endpoints: list[Endpoint] | None = None
     """Race mode: the next prompt goes to each of these (lane 1 first)."""
@@ -106,13 +107,7 @@ class RaceActions:
         if self.streaming:
             self.notify("An answer is streaming: Esc stops it first.", severity="warning")
             return
-        endpoint = self.settings.endpoint
-        picker = RacePicker(
-            self.choices.sources(endpoint),
-            ModelChoice(endpoint.name, endpoint.model),
-            self.settings.timeouts,
-        )
-        self.app.push_screen(picker, self._race_picked)
+        self.app.push_screen(self.model_picker(RacePicker), self._race_picked)
 
     def _race_picked(self, picks: list[ModelChoice] | None) -> None:
         if picks:
