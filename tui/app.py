@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Awaitable
@@ -20,6 +19,7 @@ from tokentide.client.config import Settings
 
 from . import clipboard
 from .garbage import settle_garbage
+from .report import note
 from .safe_text import one_line, terminal_safe
 from .screens.app_commands import AppCommands
 from .screens.chat import ChatScreen
@@ -317,14 +317,6 @@ def run_app(
         app = TokentideApp(settings, params, theme=theme, prompt=prompt)
         result = app.run()
     if app.interruption.signum is not None:
-        _say(app.interruption.line())  # after Textual left the alternate screen
+        note(app.interruption.line())  # after Textual left the alternate screen
         return app.interruption.exit_code
     return result or 0
-
-
-def _say(line: str) -> None:
-    """One line on stderr; a terminal that hung up (SIGHUP) gets nothing, quietly."""
-    try:
-        print(f"tokentide: {line}", file=sys.stderr, flush=True)
-    except OSError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())

@@ -36,7 +36,7 @@ from .exit_codes import ExitCode
 from .format import count, stats_line
 from .json_pieces import pieces
 from .recorder import Recording
-from .report import print_traceback
+from .report import note, print_traceback
 from .safe_text import SafeStream, terminal_json, terminal_safe
 from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
@@ -314,10 +314,7 @@ class _Output:
     def note(self, line: str) -> None:
         # Notes quote the server (errors, tool calls, model names): a log file
         # gets them as safely as a terminal, and they are never data.
-        try:
-            print(f"tokentide: {terminal_safe(line)}", file=self.stderr, flush=True)
-        except OSError:  # the terminal hung up (SIGHUP): nobody to tell, exit quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stderr.fileno())
+        note(line, self.stderr)
 
 
 @contextmanager

@@ -54,8 +54,8 @@ from tokentide.client.lanes import Lane, demo_lanes
 from tokentide.client.stream import ChatClient
 
 from .exit_codes import ExitCode
-from .report import print_traceback
-from .safe_text import one_line, terminal_json, terminal_safe
+from .report import note, print_traceback
+from .safe_text import one_line, terminal_json
 from .signals import on_signals
 from .store import percentile
 from .turn import Outcome, Params, Turn
@@ -283,10 +283,10 @@ async def _bench(lanes: Sequence[Lane], options: BenchOptions) -> int:
     try:
         lanes = await _settled(lanes)
     except ConfigError as exc:
-        _note(f"error: {exc}")
+        note(f"error: {exc}")
         return ExitCode.USAGE
     except ApiError as exc:
-        _note(f"error: {exc}")
+        note(f"error: {exc}")
         return ExitCode.ERROR
     progress = _Progress(lanes, options.runs) if sys.stderr.isatty() else None
     bench = Bench(
@@ -313,12 +313,12 @@ async def _bench(lanes: Sequence[Lane], options: BenchOptions) -> int:
             "Ctrl-C" if bench.stopped_by == signal.SIGINT else signal.Signals(bench.stopped_by).name
         )
         planned = len(results) * options.runs
-        _note(f"stopped by {name} after {done} of {planned} runs: the figures are those runs")
+        note(f"stopped by {name} after {done} of {planned} runs: the figures are those runs")
         return 128 + bench.stopped_by
     for result in results:
         if result.error is not None:
             failed = f"{result.errors} of {result.runs} runs failed"
-            _note(f"{result.lane.label}: {failed}, the first: {result.error}")
+            note(f"{result.lane.label}: {failed}, the first: {result.error}")
             if options.debug and result.failure is not None:
                 print_traceback(result.failure, result.lane.settings.endpoint.secrets)
     if any(r.runs and r.runs == r.errors for r in results):
@@ -346,7 +346,7 @@ async def _settled(lanes: Sequence[Lane]) -> list[Lane]:
         for line in (settings.notice, *settings.warnings):
             if line and line not in said:
                 said.add(line)
-                _note(line)
+                note(line)
         settled.append(Lane(lane.spec, settings))
     return settled
 
@@ -407,10 +407,6 @@ def _cell(name: str, value: float | None) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-def _note(line: str) -> None:
-    print(f"tokentide: {terminal_safe(line)}", file=sys.stderr, flush=True)
 
 
 class _Progress:

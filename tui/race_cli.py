@@ -28,8 +28,8 @@ from .format import count, ms, outcome, rate, tokens
 from .json_pieces import pieces
 from .race import Race, RaceLane
 from .recorder import Recording
-from .report import print_traceback
-from .safe_text import one_line, terminal_json, terminal_safe
+from .report import note, print_traceback
+from .safe_text import one_line, terminal_json
 from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
 from .turn import Outcome, Params
@@ -74,11 +74,11 @@ async def _race(lanes: list[Lane], options: RaceOptions) -> int:
     """Lines for stderr, held while the lanes are drawn over the screen."""
     board = _Board(lanes, out, markdown=not options.raw) if tty and not options.json else None
 
-    def note(line: str) -> None:
+    def hold(line: str) -> None:
         if line not in notes:  # every lane's recording may say the same
             notes.append(line)
 
-    recording = _recording(lanes, options, note) if options.log else None
+    recording = _recording(lanes, options, hold) if options.log else None
     interruption = Interruption()
     race = Race(
         lanes,
@@ -110,20 +110,20 @@ async def _race(lanes: list[Lane], options: RaceOptions) -> int:
         costs = await race.costs(lanes[0].settings.prices)
         _print_table(race, costs, out if tty else err)
     for line in notes:
-        _note(err, line)
+        note(line, err)
     for racer in race.lanes:
         failed = racer.outcome in (Outcome.FAILED, Outcome.INTERRUPTED)
         if failed and options.debug and racer.turn.error is not None:
             print_traceback(racer.turn.error, racer.settings.endpoint.secrets)
         if failed and racer.message.error and interruption.signum is None:
-            _note(err, f"{racer.label}: error: {racer.message.error}{_read_as_model(racer)}")
+            note(f"{racer.label}: error: {racer.message.error}{_read_as_model(racer)}", err)
         if racer.bug is not None:
-            _note(err, f"{racer.label}: error: {racer.bug}")
+            note(f"{racer.label}: error: {racer.bug}", err)
     if interruption.signum is not None:
-        _note(err, f"stopped by {interruption.name} · partial answers kept")
+        note(f"stopped by {interruption.name} · partial answers kept", err)
         return interruption.exit_code
     if stopped.by_user:
-        _note(err, "cancelled: " + ", ".join(_received(racer) for racer in race.lanes))
+        note("cancelled: " + ", ".join(_received(racer) for racer in race.lanes), err)
         return ExitCode.CANCELLED
     if writer.closed:
         return ExitCode.BROKEN_PIPE
@@ -215,13 +215,6 @@ class _Writer:
             self.closed = True
             # Point stdout at /dev/null so the interpreter's final flush is quiet.
             os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
-
-
-def _note(err: TextIO, line: str) -> None:
-    try:
-        print(f"tokentide: {terminal_safe(line)}", file=err, flush=True)
-    except OSError:  # the terminal hung up (SIGHUP): nobody to tell
-        os.dup2(os.open(os.devnull, os.O_WRONLY), err.fileno())
 
 
 # --------------------------------------------------------------------------- the table

@@ -1,10 +1,13 @@
-"""How the command line tells a person that something went wrong: one line on
-stderr, or with `--debug` the traceback, secrets masked either way."""
+"""How the command line tells a person something: one line on stderr (a
+notice, or what went wrong), or with `--debug` the traceback, secrets masked
+either way."""
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+from typing import TextIO
 
 from tokentide.client.errors import Secrets
 
@@ -14,8 +17,18 @@ from .safe_text import terminal_safe
 def error_line(message: str, secrets: Secrets | None = None) -> None:
     if secrets is not None:
         message = secrets.scrub(message)
-    # The message may quote a server (a model id, an error body): never raw.
-    print(f"tokentide: error: {terminal_safe(message)}", file=sys.stderr, flush=True)
+    note(f"error: {message}")
+
+
+def note(line: str, stream: TextIO | None = None) -> None:
+    """`tokentide: LINE` on stderr. The line may quote a server (an error, a
+    model id): never raw. A terminal that hung up (SIGHUP) gets nothing, and
+    stderr is pointed at /dev/null so the exit is quiet too."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        print(f"tokentide: {terminal_safe(line)}", file=stream, flush=True)
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def print_traceback(exc: BaseException, secrets: Secrets) -> None:
