@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +35,7 @@ from .exit_codes import ExitCode
 from .format import count, stats_line
 from .json_pieces import pieces
 from .recorder import Recording
-from .report import note, print_traceback
+from .report import Stdout, note, print_traceback
 from .safe_text import SafeStream, terminal_json, terminal_safe
 from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
@@ -241,10 +240,7 @@ class _Output:
         self.err_tty = stderr.isatty()
         self.last = ""
         self.in_reasoning = False
-        self.closed = False
-        """stdout can take no more: its reader went away, or writing failed."""
-        self.write_error: str | None = None
-        """Why writing failed, when it was not the reader going away."""
+        self._stdout = Stdout(stdout)
         self.answering = False
         self.structured: LiveJson | None = None
         """The answer as a growing JSON value (`--json-schema`), instead of text."""
@@ -267,18 +263,17 @@ class _Output:
         self.last = text[-1:] or self.last
 
     def write(self, text: str) -> None:
-        """To stdout; a reader that went away (`| head`) or a full disk closes it."""
-        if self.closed:
-            return
-        try:
-            self.stdout.write(text)
-            self.stdout.flush()
-        except OSError as exc:
-            self.closed = True
-            if not isinstance(exc, BrokenPipeError):
-                self.write_error = exc.strerror or str(exc)
-            # Point stdout at /dev/null so the interpreter's final flush is quiet.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
+        self._stdout.write(text)
+
+    @property
+    def closed(self) -> bool:
+        """stdout can take no more: its reader went away, or writing failed."""
+        return self._stdout.closed
+
+    @property
+    def write_error(self) -> str | None:
+        """Why writing failed, when it was not the reader going away."""
+        return self._stdout.error
 
     def reasoning(self, text: str) -> None:
         # Reasoning is for a person watching: never in a pipeline's stdout,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from .format import count, ms, outcome, rate, tokens
 from .json_pieces import pieces
 from .race import Race, RaceLane
 from .recorder import Recording
-from .report import note, print_traceback
+from .report import Stdout, note, print_traceback
 from .safe_text import one_line, terminal_json
 from .signals import Interruption, on_signals
 from .store import HISTORY_ERRORS, Store
@@ -95,7 +94,7 @@ async def _race(lanes: list[Lane], options: RaceOptions) -> int:
         else:
             with board.live(race):
                 await race.run()
-    writer = _Writer(out)
+    writer = Stdout(out)
     if options.json:
         body = {"lanes": [lane_json(racer) for racer in race.lanes]}
         for piece in pieces(body, depth=6):
@@ -196,25 +195,6 @@ def _stop_on_signals(race: Race, interruption: Interruption, stopped: _Stopped) 
 
     with on_signals(cancel, terminate):
         yield
-
-
-class _Writer:
-    """stdout; a reader that went away (`| head`) or a full disk closes it."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.closed = False
-
-    def write(self, text: str) -> None:
-        if self.closed:
-            return
-        try:
-            self.out.write(text)
-            self.out.flush()
-        except OSError:
-            self.closed = True
-            # Point stdout at /dev/null so the interpreter's final flush is quiet.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
 
 
 # --------------------------------------------------------------------------- the table

@@ -31,6 +31,30 @@ def note(line: str, stream: TextIO | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
+class Stdout:
+    """stdout for an answer: a reader that went away (`| head`) or a full disk
+    closes it, and whatever comes after is dropped instead of raising."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+        self.error: str | None = None
+        """Why writing failed, when it was not the reader going away."""
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as exc:
+            self.closed = True
+            if not isinstance(exc, BrokenPipeError):
+                self.error = exc.strerror or str(exc)
+            # Point stdout at /dev/null so the interpreter's final flush is quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+
 def print_traceback(exc: BaseException, secrets: Secrets) -> None:
     """The whole chain, for a bug report; a server that echoed the key in an
     error body must not put it in the report."""
