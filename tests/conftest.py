@@ -20,6 +20,9 @@ def isolated_env(tmp_path, monkeypatch):
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
         "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
         "OLLAMA_HOST",
         "TOKENTIDE_CONFIG",
         "TOKENTIDE_MODEL",
@@ -82,3 +85,11 @@ def store(path):
 
     with Store.open(path) as opened:
         yield opened
+
+
+@pytest.fixture
+def history_file(tmp_path, monkeypatch):
+    """The app's history in a file of this test's own (TOKENTIDE_HISTORY)."""
+    path = tmp_path / "history.db"
+    monkeypatch.setenv("TOKENTIDE_HISTORY", str(path))
+    return path

@@ -29,12 +29,7 @@ def servers():
         yield a, b
 
 
-@pytest.fixture(autouse=True)
-def history_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOKENTIDE_HISTORY", str(tmp_path / "history.db"))
-    # A key in the developer's environment would add a real provider to the picker.
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("history_file")
 
 
 def configure(isolated_env, text: str) -> None:

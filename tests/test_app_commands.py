@@ -31,13 +31,6 @@ def server():
 
 
 @pytest.fixture
-def history_file(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "history.db"
-    monkeypatch.setenv("TOKENTIDE_HISTORY", str(path))
-    return path
-
-
-@pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """The directory the app is started in: where exports go."""
     path = tmp_path / "work"

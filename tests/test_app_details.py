@@ -22,11 +22,7 @@ def server():
         yield demo
 
 
-@pytest.fixture(autouse=True)
-def history_file(tmp_path, monkeypatch):
-    path = tmp_path / "history.db"
-    monkeypatch.setenv("TOKENTIDE_HISTORY", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("history_file")
 
 
 async def details(pilot) -> dict[str, object]:
