@@ -93,3 +93,15 @@ def history_file(tmp_path, monkeypatch):
     path = tmp_path / "history.db"
     monkeypatch.setenv("TOKENTIDE_HISTORY", str(path))
     return path
+
+
+@pytest.fixture
+def servers():
+    """Two demo servers: two providers whose answers a test scripts apart."""
+    from tokentide.client.demo import DemoServer
+
+    with (
+        DemoServer(tokens_per_second=400, ttft=0.01) as a,
+        DemoServer(tokens_per_second=400, ttft=0.01) as b,
+    ):
+        yield a, b

@@ -20,15 +20,6 @@ from tokentide.tui.widgets.history_panel import HistoryPanel
 SIZE = (120, 40)
 
 
-@pytest.fixture
-def servers():
-    with (
-        DemoServer(tokens_per_second=400, ttft=0.01) as a,
-        DemoServer(tokens_per_second=400, ttft=0.01) as b,
-    ):
-        yield a, b
-
-
 pytestmark = pytest.mark.usefixtures("history_file")
 
 

@@ -26,15 +26,6 @@ BETA = "*Beta* answers second: Rayleigh scattering, strongest at short wavelengt
 THOUGHT = "Think about scattering."
 
 
-@pytest.fixture
-def servers():
-    with (
-        DemoServer(tokens_per_second=400, ttft=0.01) as a,
-        DemoServer(tokens_per_second=400, ttft=0.01) as b,
-    ):
-        yield a, b
-
-
 pytestmark = pytest.mark.usefixtures("history_file")
 
 
