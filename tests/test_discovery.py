@@ -208,9 +208,9 @@ def test_a_configured_start_imports_no_network_code():
     code = (
         "import sys\n"
         "from tokentide.client.config import resolve\n"
-        "from tokentide.tui import start\n"
+        "from tokentide.tui import prelude\n"
         "settings = resolve(base_url='http://127.0.0.1:9/v1', model='m', env={})\n"
-        "assert start.settle(settings, False, True) is settings\n"
+        "assert prelude.settle(settings, False, True) is settings\n"
         "print(sorted(m for m in ('httpx', 'h11', 'textual') if m in sys.modules))\n"
     )
     result = subprocess.run(

@@ -20,9 +20,9 @@ from typer.core import TyperGroup
 from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
-from .start import fail as _fail
-from .start import settings as _settings
-from .start import settle_lanes as _settle_lanes
+from .prelude import fail as _fail
+from .prelude import settings as _settings
+from .prelude import settle_lanes as _settle_lanes
 
 
 class PromptGroup(TyperGroup):
@@ -757,10 +757,12 @@ def main() -> None:
         from .request_options import THINKING_DEFAULT, optional_value
 
         sys.argv[1:] = optional_value(sys.argv[1:], "--thinking", THINKING_DEFAULT)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C before a stream started (while starting up): nothing to save.
+        sys.exit(ExitCode.CANCELLED)
 
 
 if __name__ == "__main__":
-    from .start import main as start
-
-    start()
+    main()

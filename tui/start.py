@@ -1,29 +1,25 @@
-"""The `tokentide` entry point, and what every command does before its own
-work: settings resolved, settled and announced, or a one-line error.
-
-None of it imports typer (or Click): `tokentide` alone, the start people type
-all day, goes straight to the app without building the command line, which
-costs about 30-50 ms; anything else on the command line goes to `cli`.
+"""The `tokentide` entry point. `tokentide` alone, the start people type all
+day, goes straight to the app without importing typer (or Click) and
+building the command line, which costs about 30-50 ms; anything else on the
+command line goes to `cli`.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
-
-from tokentide.client.config import Settings
-from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
+from .prelude import settings
 
 
 def main() -> None:
-    try:
-        if len(sys.argv) == 1:
-            raise SystemExit(_open_app())
+    if len(sys.argv) > 1:
         from .cli import main as command_line
 
         command_line()
+        return
+    try:
+        raise SystemExit(_open_app())
     except KeyboardInterrupt:
         # Ctrl-C before a stream started (while starting up): nothing to save.
         sys.exit(ExitCode.CANCELLED)
@@ -36,98 +32,3 @@ def _open_app() -> int:
     from .app import run_app
 
     return run_app(chosen)
-
-
-def fail(message: str, code: int = ExitCode.ERROR) -> NoReturn:
-    from .report import error_line
-
-    error_line(message)
-    raise SystemExit(code)
-
-
-def settings(
-    provider: str | None,
-    model: str | None,
-    base_url: str | None,
-    system: str | None,
-    demo: bool,
-    debug: bool,
-    http2: bool | None = None,
-    thinking: str | None = None,
-    *,
-    need_model: bool = True,
-) -> Settings:
-    from tokentide.client.config import resolve
-
-    try:
-        chosen = resolve(
-            provider="demo" if demo else provider,
-            model=model,
-            base_url=base_url,
-            system=system,
-            http2=http2,
-            thinking=_thinking(thinking),
-        )
-    except ConfigError as exc:
-        if debug:
-            raise
-        fail(str(exc), code=ExitCode.USAGE)
-    chosen = settle(chosen, debug, need_model)
-    from .safe_text import terminal_safe  # a notice may name a server's model
-
-    for line in (chosen.notice, *chosen.warnings):
-        if line:
-            print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
-    return chosen
-
-
-def settle(settings: Settings, debug: bool, need_model: bool) -> Settings:
-    """What the settings leave open, asked of the network before anything is
-    sent or drawn: a base URL's model, or a local server when nothing is
-    configured. A configured start imports and sends nothing here."""
-    from tokentide.client.discovery import needs_settling
-
-    if not needs_settling(settings, need_model=need_model):
-        return settings
-    import asyncio
-
-    from tokentide.client.discovery import settle as ask_the_network
-    from tokentide.client.errors import ApiError
-
-    from .report import print_traceback
-
-    try:
-        return asyncio.run(ask_the_network(settings, need_model=need_model))
-    except ConfigError as exc:
-        if debug:
-            raise
-        fail(str(exc), code=ExitCode.USAGE)
-    except ApiError as exc:
-        if debug:
-            print_traceback(exc, settings.endpoint.secrets)
-        fail(settings.endpoint.secrets.scrub(str(exc)))
-
-
-def settle_lanes(lanes, debug: bool):
-    """Each lane's settings settled as `settle` does one command's (a base URL
-    without a model asks the server), and its notices printed, naming the lane."""
-    import dataclasses
-
-    from .safe_text import terminal_safe
-
-    settled = []
-    for lane in lanes:
-        chosen = settle(lane.settings, debug, True)
-        for line in (chosen.notice, *chosen.warnings):
-            if line:
-                print(f"tokentide: {lane.spec.text}: {terminal_safe(line)}", file=sys.stderr)
-        settled.append(dataclasses.replace(lane, settings=chosen))
-    return settled
-
-
-def _thinking(value: str | None):
-    if value is None:
-        return None
-    from . import request_options
-
-    return request_options.thinking(value)

@@ -1,0 +1,108 @@
+"""What every command does before its own work: the settings resolved,
+settled and announced, or a one-line error. No typer (or Click) here: the
+app's own start (tui/start.py) uses it without building the command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from tokentide.client.config import Settings
+from tokentide.client.errors import ConfigError
+
+from .exit_codes import ExitCode
+
+
+def fail(message: str, code: int = ExitCode.ERROR) -> NoReturn:
+    from .report import error_line
+
+    error_line(message)
+    raise SystemExit(code)
+
+
+def settings(
+    provider: str | None,
+    model: str | None,
+    base_url: str | None,
+    system: str | None,
+    demo: bool,
+    debug: bool,
+    http2: bool | None = None,
+    thinking: str | None = None,
+    *,
+    need_model: bool = True,
+) -> Settings:
+    from tokentide.client.config import resolve
+
+    try:
+        chosen = resolve(
+            provider="demo" if demo else provider,
+            model=model,
+            base_url=base_url,
+            system=system,
+            http2=http2,
+            thinking=_thinking(thinking),
+        )
+    except ConfigError as exc:
+        if debug:
+            raise
+        fail(str(exc), code=ExitCode.USAGE)
+    chosen = settle(chosen, debug, need_model)
+    from .safe_text import terminal_safe  # a notice may name a server's model
+
+    for line in (chosen.notice, *chosen.warnings):
+        if line:
+            print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
+    return chosen
+
+
+def settle(settings: Settings, debug: bool, need_model: bool) -> Settings:
+    """What the settings leave open, asked of the network before anything is
+    sent or drawn: a base URL's model, or a local server when nothing is
+    configured. A configured start imports and sends nothing here."""
+    from tokentide.client.discovery import needs_settling
+
+    if not needs_settling(settings, need_model=need_model):
+        return settings
+    import asyncio
+
+    from tokentide.client.discovery import settle as ask_the_network
+    from tokentide.client.errors import ApiError
+
+    from .report import print_traceback
+
+    try:
+        return asyncio.run(ask_the_network(settings, need_model=need_model))
+    except ConfigError as exc:
+        if debug:
+            raise
+        fail(str(exc), code=ExitCode.USAGE)
+    except ApiError as exc:
+        if debug:
+            print_traceback(exc, settings.endpoint.secrets)
+        fail(settings.endpoint.secrets.scrub(str(exc)))
+
+
+def settle_lanes(lanes, debug: bool):
+    """Each lane's settings settled as `settle` does one command's (a base URL
+    without a model asks the server), and its notices printed, naming the lane."""
+    import dataclasses
+
+    from .safe_text import terminal_safe
+
+    settled = []
+    for lane in lanes:
+        chosen = settle(lane.settings, debug, True)
+        for line in (chosen.notice, *chosen.warnings):
+            if line:
+                print(f"tokentide: {lane.spec.text}: {terminal_safe(line)}", file=sys.stderr)
+        settled.append(dataclasses.replace(lane, settings=chosen))
+    return settled
+
+
+def _thinking(value: str | None):
+    if value is None:
+        return None
+    from . import request_options
+
+    return request_options.thinking(value)
