@@ -61,9 +61,23 @@ async def test_prompt_streams_markdown_equal_to_the_server_text(server):
         assert app.screen.query_one(Composer).text == ""
 
 
-async def test_final_screen_equals_a_one_shot_render(server):
-    """Streaming must leave the same screen as rendering the final text at once."""
-    text = 'Intro line.\n\n```rust\nfn main() {\n    println!("hi");\n}\n```\n\nAfter the fence.\n'
+FILLER = " ".join(["words that wrap the paragraph over several lines"] * 6)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Intro line.\n\n```rust\nfn main() {\n    println!("hi");\n}\n```\n\nAfter the fence.\n',
+        # Lines that change after they were drawn: emphasis closed lines later,
+        # a setext underline turning the line above into a heading.
+        f"Start **in bold {FILLER} still bold** and plain.\n\nA title after all\n===\n\nEnd.",
+    ],
+    ids=["fence", "late-changes"],
+)
+async def test_final_screen_equals_a_one_shot_render(server, text):
+    """Streaming must leave the same screen as rendering the final text at once
+    (the view paints again only lines that changed: none may be left stale)."""
+    server.tokens_per_second = 150
     server.script(text)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -77,7 +91,7 @@ async def test_final_screen_equals_a_one_shot_render(server):
         await pilot.pause()
         assert oneshot.size == streamed.size
         assert screen_text(app, streamed) == screen_text(app, oneshot)
-        assert any("println" in line for line in screen_text(app, streamed))
+        assert any(("println" in line or "title" in line) for line in screen_text(app, streamed))
 
 
 async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server):
