@@ -188,7 +188,8 @@ class MarkdownView(LaidOutOnce, Widget):
         # rows it adds or takes away (a closing fence's last line was left
         # blank when the view shrank to its exact height at the end).
         bottom = min(shown, max(drawn, height))
-        if first < bottom:
+        painted = first < bottom
+        if painted:
             self.refresh(Region(0, first, self.size.width, bottom - first))
         if height > shown or (grow and self._rows(height) != shown):
             if grow:
@@ -198,8 +199,13 @@ class MarkdownView(LaidOutOnce, Widget):
                 # Half a frame later, not in this frame: the frame's lines and
                 # the layout then reach the screen apart, neither waiting for
                 # the other (a frame with a layout took 100-130 ms to show).
-                wait = max(0.5 / FPS, self._next_growth - time.monotonic())
-                self._growth_due = self.set_timer(wait, self._grow)
+                # A frame whose new lines are all below the rows laid out
+                # paints nothing, and grows as soon as growing is due.
+                due = self._next_growth - time.monotonic()
+                if not painted and due <= 0:
+                    self._grow()
+                    return
+                self._growth_due = self.set_timer(max(due, 0.5 / FPS if painted else 0), self._grow)
 
     def _rows(self, height: int) -> int:
         """Rows to lay the view out with for `height` lines: while the answer
