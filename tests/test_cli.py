@@ -494,6 +494,55 @@ def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
     assert not record.completed  # nobody could read the rest: it was not generated
 
 
+FIRST_FRAME = """
+import asyncio, sys
+from tokentide.client.config import DEMO
+from tokentide.tui.app import TokentideApp
+from tokentide.tui.prelude import settings
+from tokentide.tui.screens import chat
+
+late = sys.argv[1:]
+seen = []
+after = chat.ChatScreen._after_first_frame
+
+async def first_frame(screen):
+    seen.extend(m for m in late if m in sys.modules)
+    await after(screen)
+
+chat.ChatScreen._after_first_frame = first_frame
+
+async def main():
+    app = TokentideApp(settings(None, None, None, None, demo=True, debug=False))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.pause(0.2)
+        print(seen, [m for m in late if m in sys.modules][:1])
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_frame_imports_no_history_no_answer_view_and_no_race(tmp_path):
+    """What the chat screen's first frame has no use for is imported after it
+    (the history's store and writer, the answer's Markdown view and parser,
+    the race runner, the price table): fewer imports, a sooner first frame;
+    and the first answer's view is loaded right after, before a prompt comes."""
+    late = (
+        "sqlite3", "tokentide.tui.store", "tokentide.tui.recorder", "tokentide.tui.race",
+        "tokentide.tui.prices", "tokentide.tui.widgets.markdown_view", "markdown_it", "jiter",
+        "tokentide.tui.widgets.history_panel", "tokentide.tui.screens.model_picker",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, *late],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "[] ['sqlite3']"
+
+
 def test_the_app_alone_starts_without_the_command_line(tmp_path):
     """`tokentide` with no arguments opens the app without importing typer
     (the start people type all day), nor what only an answer needs (httpx,

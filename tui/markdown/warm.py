@@ -8,15 +8,19 @@ first frame, so the app starts without it and this loads it right after.
 
 from __future__ import annotations
 
+import importlib
 import threading
 
 
-def warm_up() -> None:
-    """Start loading in a daemon thread; returns at once."""
-    threading.Thread(target=_load, name="tokentide-warm-up", daemon=True).start()
+def warm_up(*modules: str) -> None:
+    """Start loading in a daemon thread; returns at once. `modules` are
+    imported first: what the caller left out of its own first frame."""
+    threading.Thread(target=_load, args=(modules,), name="tokentide-warm-up", daemon=True).start()
 
 
-def _load() -> None:
+def _load(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        importlib.import_module(name)
     from . import code
     from .blocks import Block, parser
     from .render import BlockRenderer

@@ -28,17 +28,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from tokentide.client.config import Endpoint, Settings
-
-if TYPE_CHECKING:
-    from tokentide.client.stream import ChatClient
 from tokentide.client.events import Message, Retrying, StreamEvent, TextDelta
 from tokentide.client.meter import Metrics
 
-from ..branches import Plan
 from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..choices import Choices, SystemPrompt, restore_failure
 from ..garbage import settle_garbage
-from ..recorder import Recording
 from ..session import SessionTotals
 from ..signals import Interruption
 from ..turn import Outcome, Params, Turn
@@ -47,23 +42,29 @@ from ..widgets.composer import Composer
 from ..widgets.conversation import Conversation
 from ..widgets.earlier_hint import EarlierHint
 from ..widgets.error_block import ErrorBlock
-from ..widgets.history_panel import HistoryPanel
-from ..widgets.message_actions import MessageAction
 from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.race_bar import RaceBar
-from ..widgets.race_view import RaceView
 from ..widgets.status_line import StatusLine
 from ..widgets.user_message import UserMessage
-from .ask_screens import Confirm, Rename
 from .branch_actions import BranchActions
 from .branch_commands import BranchCommands
 from .chat_commands import ModelCommands
 from .copy_commands import CopyCommands
-from .model_picker import ModelChoice, ModelPicker
 from .race_actions import RaceActions
-from .system_prompt import EDIT, SystemPromptEditor, SystemPromptPicker
 
-PickerT = TypeVar("PickerT", bound=ModelPicker)
+if TYPE_CHECKING:
+    from tokentide.client.stream import ChatClient
+
+    from ..branches import Plan
+    from ..recorder import Recording
+    from ..widgets.history_panel import HistoryPanel
+    from ..widgets.message_actions import MessageAction
+    from .model_picker import ModelChoice, ModelPicker
+
+PickerT = TypeVar("PickerT", bound="ModelPicker")
+
+FIRST_ANSWER_MODULES = ("tokentide.tui.widgets.markdown_view", "tokentide.tui.recorder")
+"""Imported after the first frame, in a thread, not with this module."""
 
 
 @dataclass
@@ -279,7 +280,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._show_choices()
+        # The header now; the history, which keeps the choices with the
+        # conversation, after the first frame (`_open_history`).
+        self.sub_title = self.choices.header(self.settings.endpoint)
         self.composer.focus()
         self.status.idle(self.totals.describe())
         # After the first frame: the key bar (its ten keys are widgets, laid
@@ -291,7 +294,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         from ..markdown.warm import warm_up
         from ..widgets.key_bar import KeyBar
 
-        warm_up()  # in a thread: the first answer's tokens then find it loaded
+        # In a thread: the first answer then finds loaded what the first frame
+        # did without (its view, the history's writer, the Markdown parser).
+        warm_up(*FIRST_ANSWER_MODULES)
         if self._client is None:
             self._warm_client()
         await self.mount(KeyBar())
@@ -299,6 +304,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def _open_history(self) -> None:
         self.history.open()
+        self.history.remember(self.choices.stored(self.settings.endpoint))
         self.composer.prompts[:0] = self.history.prompts()
 
     def _warn(self, line: str) -> None:
@@ -577,6 +583,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def _messages(self) -> list[UserMessage | AssistantMessage]:
         """The messages on screen, top to bottom (an answer that never started is hidden)."""
+        from ..widgets.race_view import RaceView
+
         return [
             child
             for child in self.conversation.children
@@ -639,8 +647,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             return isinstance(widget, AssistantMessage) and widget.metrics is not None
         return self.branch_can(widget, action)  # regenerate, edit, continue
 
-    @on(MessageAction)
-    async def _message_action(self, event: MessageAction) -> None:
+    async def on_message_action(self, event: MessageAction) -> None:
         widget = event.widget
         if event.action == "copy" and isinstance(widget, UserMessage | AssistantMessage):
             self.copy_message(widget)
@@ -704,9 +711,13 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     @property
     def panel(self) -> HistoryPanel:
+        from ..widgets.history_panel import HistoryPanel
+
         return self.query_one(HistoryPanel)
 
     async def action_history(self) -> None:
+        from ..widgets.history_panel import HistoryPanel
+
         if not self.query(HistoryPanel):
             # Mounted when first wanted: one less thing to build before the first frame.
             await self.mount(HistoryPanel(), before=self.conversation)
@@ -715,17 +726,17 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         else:
             self.panel.open(self.history.conversations())
 
-    @on(HistoryPanel.Closed)
+    def on_history_panel_closed(self) -> None:
+        self._close_panel()
+
     def _close_panel(self) -> None:
         self.panel.close()
         self.composer.focus()
 
-    @on(HistoryPanel.Searched)
-    def _search(self, event: HistoryPanel.Searched) -> None:
+    def on_history_panel_searched(self, event: HistoryPanel.Searched) -> None:
         self.panel.show(self.history.conversations(event.text.strip()))
 
-    @on(HistoryPanel.Chosen)
-    async def _open_conversation(self, event: HistoryPanel.Chosen) -> None:
+    async def on_history_panel_chosen(self, event: HistoryPanel.Chosen) -> None:
         await self.open_conversation(event.conversation_id)
         self._close_panel()
 
@@ -770,8 +781,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         else:
             await hint.remove()
 
-    @on(HistoryPanel.RenameAsked)
-    def _rename(self, event: HistoryPanel.RenameAsked) -> None:
+    def on_history_panel_rename_asked(self, event: HistoryPanel.RenameAsked) -> None:
+        from .ask_screens import Rename
+
         def renamed(title: str | None) -> None:
             if title is not None:
                 self.history.rename(event.conversation_id, title)
@@ -779,8 +791,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
         self.app.push_screen(Rename(event.title), renamed)
 
-    @on(HistoryPanel.DeleteAsked)
-    def _delete(self, event: HistoryPanel.DeleteAsked) -> None:
+    def on_history_panel_delete_asked(self, event: HistoryPanel.DeleteAsked) -> None:
+        from .ask_screens import Confirm
+
         async def answered(yes: bool | None) -> None:
             if not yes:
                 return
@@ -809,11 +822,15 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     # -- model and system prompt ---------------------------------------------
 
     def action_pick_model(self) -> None:
+        from .model_picker import ModelPicker
+
         self.app.push_screen(self.model_picker(ModelPicker), self._model_picked)
 
     def model_picker(self, kind: type[PickerT]) -> PickerT:
         """The model picker (or the race's), over every configured provider's
         models, the one in use marked."""
+        from .model_picker import ModelChoice
+
         endpoint = self.settings.endpoint
         return kind(
             self.choices.sources(endpoint),
@@ -850,10 +867,14 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             await client.aclose()
 
     def action_system_prompt(self) -> None:
+        from .system_prompt import SystemPromptPicker
+
         picker = SystemPromptPicker(self.choices.prompts(), self.choices.prompt)
         self.app.push_screen(picker, self._prompt_picked)
 
     def _prompt_picked(self, picked: SystemPrompt | str | None) -> None:
+        from .system_prompt import EDIT
+
         if picked == EDIT:
             self.action_edit_system_prompt()
             return
@@ -862,6 +883,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         self.composer.focus()
 
     def action_edit_system_prompt(self) -> None:
+        from .system_prompt import SystemPromptEditor
+
         self.app.push_screen(SystemPromptEditor(self.choices.prompt.text), self._prompt_edited)
 
     def _prompt_edited(self, text: str | None) -> None:

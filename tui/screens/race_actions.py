@@ -17,6 +17,9 @@ history (`Race.choose`), and the race view becomes an ordinary answer with
 answers are. A new prompt sent before any lane is kept keeps the first
 finished one. The conversation then goes on with the kept answer as context,
 on the kept lane's model (the header says so): the race was to pick one.
+
+The runner, the lanes, the race view and pickers and the price table are
+imported when a race is asked for: the chat screen's first frame needs none.
 """
 
 from __future__ import annotations
@@ -28,30 +31,27 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
 
-from tokentide.client.lanes import Lane, LaneSpec
-
 from ..branches import Answer, Plan, prune
-from ..prices import Cost, Priced, cost
-from ..race import Race, RaceLane
 from ..safe_text import one_line
 from ..turn import Outcome
 from ..widgets.assistant_message import AssistantMessage
 from ..widgets.race_bar import RaceBar
-from ..widgets.race_view import RaceView
-from ..widgets.user_message import UserMessage
-from .model_picker import ModelChoice
-from .race_picker import RacePicker
 
 if TYPE_CHECKING:
     from tokentide.client.config import Endpoint
 
     from ..chat_history import ChatHistory
     from ..choices import Choices
+    from ..prices import Cost
+    from ..race import Race, RaceLane
     from ..session import SessionTotals
     from ..turn import Exchange, Params
     from ..widgets.composer import Composer
     from ..widgets.conversation import Conversation
+    from ..widgets.race_view import RaceView
     from ..widgets.status_line import StatusLine
+    from .model_picker import ModelChoice
+    from .race_picker import RacePicker
 
 
 @dataclass
@@ -104,6 +104,8 @@ class RaceActions:
 
     def action_race_models(self) -> None:
         """The palette's "Race models…": tick 2 to 6 of the model picker's models."""
+        from .race_picker import RacePicker
+
         if self.streaming:
             self.notify("An answer is streaming: Esc stops it first.", severity="warning")
             return
@@ -150,6 +152,12 @@ class RaceActions:
 
     async def send_race(self, prompt: str) -> None:
         """`prompt` to every model of race mode at once, each in its lane."""
+        from tokentide.client.lanes import Lane, LaneSpec
+
+        from ..race import Race
+        from ..widgets.race_view import RaceView
+        from ..widgets.user_message import UserMessage
+
         endpoints = self.race_endpoints or []
         self.race_endpoints = None
         lanes = [
@@ -255,6 +263,8 @@ class RaceActions:
     async def _live_prices(self, race: Race, view: RaceView) -> None:
         """Each lane's price of an answer token, for the live cost in its header
         (looked up off the event loop: the price table takes 0.2 s to load)."""
+        from ..prices import Priced, cost
+
         overrides = self.settings.prices
         for racer, lane in zip(race.lanes, view.lanes, strict=True):
             endpoint = racer.settings.endpoint

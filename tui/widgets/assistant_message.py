@@ -5,12 +5,17 @@ the Markdown view at once, which draws on its own frame clock; thinking and
 tool calls are redrawn from the turn's message at most `REDRAW_INTERVAL`
 apart, because re-laying out a growing block per delta would cost more than
 the stream delivers.
+
+The Markdown and JSON views, the fence finder and the price formatting are
+imported when an answer is first made, not with this module: the chat
+screen imports it for its first frame, which shows no answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -28,15 +33,16 @@ from tokentide.client.events import (
 from tokentide.client.meter import Metrics
 
 from .. import format as fmt
-from ..markdown.fences import CodeBlock, code_blocks
-from ..prices import Cost, usd
 from ..safe_text import SafeStream, one_line, safe_text, terminal_safe
 from .drawn import DRAWN_CHARS, drawn
-from .json_view import JsonView
 from .layout import LaidOutOnce
-from .markdown_view import MarkdownView
 from .message_actions import CODE_BINDINGS, MESSAGE_BINDINGS, MessageKeys
-from .tool_call_view import ToolCallView
+
+if TYPE_CHECKING:
+    from ..markdown.fences import CodeBlock
+    from ..prices import Cost
+    from .json_view import JsonView
+    from .tool_call_view import ToolCallView
 
 REDRAW_INTERVAL = 0.1
 """Seconds between redraws of the thinking and tool-call parts (at most 10/s)."""
@@ -79,6 +85,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
     """
 
     def __init__(self, *, structured: bool = False) -> None:
+        from .markdown_view import MarkdownView
+
         super().__init__()
         self.structured = structured
         """The answer is a JSON value (a schema was asked for): drawn as JSON, not Markdown."""
@@ -175,6 +183,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
             return []  # a JSON answer is drawn as JSON, not as Markdown
         text = self.copy_text()
         if self._code[0] != text:  # asked each time the key bar is drawn: parse once
+            from ..markdown.fences import code_blocks
+
             self._code = (text, code_blocks(text))
         return self._code[1]
 
@@ -191,6 +201,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
         if not text and not final:
             return
         if self.json_view is None:
+            from .json_view import JsonView
+
             self.json_view = JsonView()
             self.mount(self.json_view, before=self.footer)
         self.json_view.show(drawn(text, "answer"), final=final and len(text) <= DRAWN_CHARS)
@@ -202,6 +214,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
         for call in calls:
             view = self._tool_views.get(call.index)
             if view is None:
+                from .tool_call_view import ToolCallView
+
                 view = self._tool_views[call.index] = ToolCallView()
                 self.mount(view, before=self.footer)
             view.show(call)
@@ -222,6 +236,8 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
 
     def show_cost(self, cost: Cost) -> None:
         """The answer's price, once known (it is looked up after the answer ends)."""
+        from ..prices import usd
+
         mark = "~" if cost.estimated else ""
         what = " (answer only)" if cost.output_only else ""
         line = f"{self.footer.render()} · {mark}{usd(cost.usd)}{what}"
