@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.pilot import answers, screen_text, send, wait_idle
+from tests.pilot import AT_ONCE, answers, screen_text, send, wait_idle
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
 from tokentide.tui.app import TokentideApp
@@ -185,7 +185,7 @@ async def test_esc_mid_race_closes_every_connection(servers, isolated_env, tmp_p
         await pilot.press("escape")
         for server in servers:
             record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
-            assert record.disconnected_at - pressed < 0.1
+            assert record.disconnected_at - pressed < AT_ONCE
             assert not record.completed
         await wait_idle(pilot)
         view = race_view(app)

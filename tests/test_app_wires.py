@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.pilot import answers, send, wait_idle
+from tests.pilot import AT_ONCE, answers, send, wait_idle
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
 from tokentide.client.request import OutputSchema
@@ -82,7 +82,7 @@ async def test_esc_closes_the_stream_on_every_wire(wire):
             pressed = time.perf_counter()
             await pilot.press("escape")
             record = await server.await_for(lambda r: r.disconnected_at is not None, timeout=2)
-            assert record.disconnected_at - pressed < 0.1
+            assert record.disconnected_at - pressed < AT_ONCE
             assert not record.completed
             await wait_idle(pilot)
             (turn,) = app.screen.turns
