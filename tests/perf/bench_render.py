@@ -593,16 +593,21 @@ def write_config(home: Path, base_url: str) -> None:
     )
 
 
-def write_apps(workdir: Path, app: Path, base_url: str) -> tuple[AppSpec, AppSpec, AppSpec]:
-    """tokentide, the Markdown.get_stream baseline and the bare app (the last two on this
-    Python, which is the app's unless `--app` names another build)."""
+def write_apps(
+    workdir: Path, app: Path, base_url: str, before: Path | None = None
+) -> tuple[AppSpec, AppSpec, AppSpec]:
+    """tokentide, the Markdown.get_stream baseline (or the tokentide build `before`)
+    and the bare app (the last two on this Python, which is the app's unless `--app`
+    names another build)."""
     write_config(workdir / "home", base_url)
     baseline, bare = workdir / "baseline_app.py", workdir / "bare_app.py"
     baseline.write_text(BASELINE_APP)
     bare.write_text(BARE_APP)
     return (
         AppSpec("tokentide", tokentide_argv(app)),
-        AppSpec("baseline", (sys.executable, str(baseline), base_url)),
+        AppSpec("baseline", (sys.executable, str(baseline), base_url))
+        if before is None
+        else AppSpec("baseline", tokentide_argv(before)),
         AppSpec("bare", (sys.executable, str(bare))),
     )
 
@@ -887,6 +892,8 @@ class ColdStart:
 
     tokentide_s: list[float]
     bare_s: list[float]
+    before_s: list[float] = field(default_factory=list)
+    """Another tokentide build's starts (`--baseline-app`), alternated with both."""
 
     @property
     def tokentide(self) -> float | None:
@@ -915,6 +922,8 @@ class Report:
     seconds: float = 0.0
     receive_s: float | None = None
     """CPU seconds of receiving md4k at 200 tok/s without drawing it (`receive_only`)."""
+    before: str | None = None
+    """The tokentide build measured as the baseline (`--baseline-app`), if one was."""
 
     def cell(self, app: str, doc: str, rate: int) -> Cell | None:
         for cell in self.cells:
@@ -948,6 +957,8 @@ class Config:
     max_stream: float = DEFAULT_MAX_STREAM
     timeout: float = DEFAULT_TIMEOUT
     app: Path = field(default_factory=default_app)
+    baseline_app: Path | None = None
+    """Another tokentide build measured in the baseline's place (before a change)."""
     log: Callable[[str], None] = print
 
 
@@ -974,12 +985,17 @@ def run_benchmark(config: Config) -> Report:
         tempfile.TemporaryDirectory(prefix="bench-render-") as tmp,
         DemoServer(ttft=TTFT) as server,
     ):
-        tokentide, baseline, bare = write_apps(Path(tmp), config.app, server.base_url)
+        tokentide, baseline, bare = write_apps(
+            Path(tmp), config.app, server.base_url, config.baseline_app
+        )
         bench = Bench(server, clean_env(Path(tmp) / "home"), config.timeout)
         cells: list[Cell] = []
         for doc, rate in plan_cells(docs, config):
             cells += measure_cell(bench, tokentide, baseline, doc, rate, config)
-        cold = measure_cold_start(bench, tokentide, bare, config) if config.cold_runs else None
+        other = baseline if config.baseline_app is not None else None
+        cold = (
+            measure_cold_start(bench, tokentide, bare, config, other) if config.cold_runs else None
+        )
         md4k = next((doc for doc in docs if doc.name == "md4k"), None)
         receive = receive_only(bench, config.app, md4k) if md4k and 200 in config.rates else None
         if receive is not None:
@@ -987,6 +1003,7 @@ def run_benchmark(config: Config) -> Report:
     report = Report(
         {d.name: d.tokens for d in docs}, cells, cold, config.runs, config.baseline_runs
     )
+    report.before = None if config.baseline_app is None else str(config.baseline_app)
     report.receive_s = receive
     report.seconds = time.perf_counter() - started
     return report
@@ -1007,17 +1024,25 @@ def measure_cell(
     return [Cell(s.name, doc.name, rate, doc.tokens, runs) for s, runs in results.items() if runs]
 
 
-def measure_cold_start(bench: Bench, app: AppSpec, bare: AppSpec, config: Config) -> ColdStart:
-    """Alternating starts of both, after one unmeasured start each (bytecode, page cache)."""
-    cold_start_once(bench, app)
-    cold_start_once(bench, bare)
+def measure_cold_start(
+    bench: Bench, app: AppSpec, bare: AppSpec, config: Config, before: AppSpec | None = None
+) -> ColdStart:
+    """Alternating starts of each, after one unmeasured start each (bytecode, page cache)."""
     cold = ColdStart([], [])
+    programs = [(app, cold.tokentide_s), (bare, cold.bare_s)]
+    if before is not None:
+        programs.append((before, cold.before_s))
+    for spec, _ in programs:
+        cold_start_once(bench, spec)
     for _ in range(config.cold_runs):
-        for spec, into in ((app, cold.tokentide_s), (bare, cold.bare_s)):
+        for spec, into in programs:
             took = cold_start_once(bench, spec)
             if took is not None:
                 into.append(took)
-    config.log(f"  cold start: tokentide {ms_list(cold.tokentide_s)}  bare {ms_list(cold.bare_s)}")
+    before = f"  before {ms_list(cold.before_s)}" if cold.before_s else ""
+    config.log(
+        f"  cold start: tokentide {ms_list(cold.tokentide_s)}  bare {ms_list(cold.bare_s)}{before}"
+    )
     return cold
 
 
@@ -1094,13 +1119,20 @@ def cell_table(app: Cell, baseline: Cell | None, report: Report) -> list[str]:
 def cold_lines(cold: ColdStart) -> list[str]:
     ours = None if cold.tokentide is None else cold.tokentide * 1000
     bare = None if cold.bare is None else cold.bare * 1000
-    return [
+    lines = [
         "Cold start: spawn to the first frame with the prompt box, "
         f"median of {len(cold.tokentide_s)}",
         f"  tokentide {fmt(ours, 0, ' ms'):>10}   {ms_list(cold.tokentide_s)}",
         f"  bare app  {fmt(bare, 0, ' ms'):>10}   {ms_list(cold.bare_s)}",
         f"  ratio     {fmt(cold.ratio, 2, 'x'):>10}",
     ]
+    if cold.before_s:
+        before = statistics.median(cold.before_s)
+        lines += [
+            f"  before    {fmt(before * 1000, 0, ' ms'):>10}   {ms_list(cold.before_s)}",
+            f"  its ratio {fmt(before / cold.bare if cold.bare else None, 2, 'x'):>10}",
+        ]
+    return lines
 
 
 def format_report(report: Report) -> str:
@@ -1115,6 +1147,8 @@ def format_report(report: Report) -> str:
         "ratio: tokentide / baseline; '>': a lower bound (the run was given up), "
         "'<': a ratio to such a bound.",
     ]
+    if report.before is not None:
+        lines.append(f"baseline: the tokentide build {report.before}, alternated with this one.")
     for cell, baseline in report.pairs():
         lines += ["", *cell_table(cell, baseline, report)]
     if report.cold is not None:
@@ -1126,7 +1160,8 @@ def format_report(report: Report) -> str:
             "Receiving md4k at 200 tok/s without drawing it (tokentide ask --raw into a pipe, "
             f"from the first token): CPU {report.receive_s:.2f} s ({share:.0f} % of a core)",
         ]
-    lines += ["", "Targets (renderer issue)", *(str(t) for t in check_targets(report))]
+    if report.before is None:
+        lines += ["", "Targets (renderer issue)", *(str(t) for t in check_targets(report))]
     lines += ["", f"Benchmark took {report.seconds:.0f} s."]
     return "\n".join(lines)
 
@@ -1254,6 +1289,7 @@ def report_json(report: Report) -> dict:
         "cells": [dataclasses.asdict(cell) for cell in report.cells],
         "cold_start": None if cold is None else {**dataclasses.asdict(cold), "ratio": cold.ratio},
         "receive_only_s": report.receive_s,
+        "baseline_app": report.before,
         "targets": [dataclasses.asdict(target) for target in check_targets(report)],
     }
 
@@ -1280,6 +1316,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None]:
         help="give a run up this long after its last token was due (s)",
     )
     add("--app", type=Path, default=default_app(), help="the tokentide executable to measure")
+    add(
+        "--baseline-app",
+        type=Path,
+        help="another tokentide executable (a build from before a change) measured in the "
+        "baseline's place, alternated with --app; the targets are then not checked",
+    )
     add("--json", type=Path, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
     docs = tuple(name.strip() for name in args.docs.split(",") if name.strip())
@@ -1300,6 +1342,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None]:
         max_stream=args.max_stream,
         timeout=args.timeout,
         app=args.app,
+        baseline_app=args.baseline_app,
     )
     return config, args.json
 
