@@ -495,7 +495,7 @@ def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
 
 
 FIRST_FRAME = """
-import asyncio, sys
+import asyncio, sys, threading
 from tokentide.client.config import DEMO
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.prelude import settings
@@ -515,8 +515,10 @@ async def main():
     app = TokentideApp(settings(None, None, None, None, demo=True, debug=False))
     async with app.run_test() as pilot:
         await pilot.pause()
-        await pilot.pause(0.2)
-        print(seen, [m for m in late if m in sys.modules][:1])
+        for thread in threading.enumerate():
+            if thread.name == "tokentide-warm-up":
+                thread.join(timeout=30)
+        print(seen, [m for m in late if m in sys.modules])
 
 asyncio.run(main())
 """
@@ -540,7 +542,12 @@ def test_the_first_frame_imports_no_history_no_answer_view_and_no_race(tmp_path)
         env=clean_env(tmp_path),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[0] == "[] ['sqlite3']"
+    before, after = result.stdout.split("\n")[0].split("] [")
+    assert before == "["  # nothing of `late` when the first frame was drawn
+    # Right after it: the history (opened), the answer's view and the history's
+    # writer (loaded in the warm-up thread).
+    for module in ("sqlite3", "tokentide.tui.recorder", "tokentide.tui.widgets.markdown_view"):
+        assert f"'{module}'" in after, after
 
 
 def test_the_app_alone_starts_without_the_command_line(tmp_path):

@@ -8,19 +8,19 @@ first frame, so the app starts without it and this loads it right after.
 
 from __future__ import annotations
 
-import importlib
 import threading
+from collections.abc import Callable
 
 
-def warm_up(*modules: str) -> None:
-    """Start loading in a daemon thread; returns at once. `modules` are
-    imported first: what the caller left out of its own first frame."""
-    threading.Thread(target=_load, args=(modules,), name="tokentide-warm-up", daemon=True).start()
+def warm_up(*first: Callable[[], object]) -> None:
+    """Start loading in a daemon thread; returns at once. `first` are called
+    first: they import what the caller left out of its own first frame."""
+    threading.Thread(target=_load, args=(first,), name="tokentide-warm-up", daemon=True).start()
 
 
-def _load(modules: tuple[str, ...]) -> None:
-    for name in modules:
-        importlib.import_module(name)
+def _load(first: tuple[Callable[[], object], ...]) -> None:
+    for load in first:
+        load()
     from . import code
     from .blocks import Block, parser
     from .render import BlockRenderer

@@ -63,8 +63,12 @@ if TYPE_CHECKING:
 
 PickerT = TypeVar("PickerT", bound="ModelPicker")
 
-FIRST_ANSWER_MODULES = ("tokentide.tui.widgets.markdown_view", "tokentide.tui.recorder")
-"""Imported after the first frame, in a thread, not with this module."""
+
+def _first_answer_modules() -> None:
+    """What the first answer needs and the first frame does not: imported
+    after the first frame, in a thread, not with this module."""
+    from .. import recorder  # noqa: F401
+    from ..widgets import markdown_view  # noqa: F401
 
 
 @dataclass
@@ -296,7 +300,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
         # In a thread: the first answer then finds loaded what the first frame
         # did without (its view, the history's writer, the Markdown parser).
-        warm_up(*FIRST_ANSWER_MODULES)
+        warm_up(_first_answer_modules)
         if self._client is None:
             self._warm_client()
         await self.mount(KeyBar())
