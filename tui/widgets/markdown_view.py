@@ -202,10 +202,12 @@ class MarkdownView(LaidOutOnce, Widget):
                 # A frame whose new lines are all below the rows laid out
                 # paints nothing, and grows as soon as growing is due.
                 due = self._next_growth - time.monotonic()
-                if not painted and due <= 0:
+                if painted:
+                    due = max(due, 0.5 / FPS)
+                elif due <= 0:
                     self._grow()
                     return
-                self._growth_due = self.set_timer(max(due, 0.5 / FPS if painted else 0), self._grow)
+                self._growth_due = self.set_timer(due, self._grow)
 
     def _rows(self, height: int) -> int:
         """Rows to lay the view out with for `height` lines: while the answer
