@@ -9,7 +9,6 @@ asks no server anything: a model the server will be asked for is said so.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from tokentide.client.config import (
 from tokentide.client.errors import ConfigError, mask
 
 from .exit_codes import ExitCode
-from .report import error_line
+from .report import error_line, note
 
 
 def path() -> int:
@@ -48,7 +47,7 @@ def show(env: Mapping[str, str] | None = None) -> int:
     for name, value, source in _rows(settings, raw, file, env):
         print(f"{name:<15} {value}" + (f"  ({source})" if source else ""))
     for warning in settings.warnings:
-        _warn(warning)
+        note(warning)
     return ExitCode.OK
 
 
@@ -64,7 +63,7 @@ def edit() -> int:
         if argv is None:
             raise EditorError(NO_EDITOR)
         if create_template(file):
-            print(f"tokentide: created {file} from a commented template", file=sys.stderr)
+            note(f"created {file} from a commented template")
         edit_file(file, argv)
     except (EditorError, ConfigError) as exc:
         error_line(str(exc))
@@ -86,15 +85,9 @@ def check(file: Path) -> int:
             error_line(themes.unknown(settings.theme, f"theme in {file}"))
             return ExitCode.USAGE
     for warning in settings.warnings:
-        _warn(warning)
+        note(warning)
     print(f"{file}: OK")
     return ExitCode.OK
-
-
-def _warn(line: str) -> None:
-    from .safe_text import terminal_safe
-
-    print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
 
 
 def _rows(

@@ -4,18 +4,16 @@ app's own start (tui/start.py) uses it without building the command line."""
 
 from __future__ import annotations
 
-import sys
 from typing import NoReturn
 
 from tokentide.client.config import Settings
 from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
+from .report import error_line, note
 
 
 def fail(message: str, code: int = ExitCode.ERROR) -> NoReturn:
-    from .report import error_line
-
     error_line(message)
     raise SystemExit(code)
 
@@ -48,11 +46,9 @@ def settings(
             raise
         fail(str(exc), code=ExitCode.USAGE)
     chosen = settle(chosen, debug, need_model)
-    from .safe_text import terminal_safe  # a notice may name a server's model
-
     for line in (chosen.notice, *chosen.warnings):
         if line:
-            print(f"tokentide: {terminal_safe(line)}", file=sys.stderr)
+            note(line)  # made terminal-safe: a notice may name a server's model
     return chosen
 
 
@@ -88,14 +84,12 @@ def settle_lanes(lanes, debug: bool):
     without a model asks the server), and its notices printed, naming the lane."""
     import dataclasses
 
-    from .safe_text import terminal_safe
-
     settled = []
     for lane in lanes:
         chosen = settle(lane.settings, debug, True)
         for line in (chosen.notice, *chosen.warnings):
             if line:
-                print(f"tokentide: {lane.spec.text}: {terminal_safe(line)}", file=sys.stderr)
+                note(f"{lane.spec.text}: {line}")
         settled.append(dataclasses.replace(lane, settings=chosen))
     return settled
 
