@@ -52,7 +52,8 @@ async def test_figures_agree_with_the_schedule(tmp_path):
     # TTFT: the schedule's, plus the loopback (a few ms), never less.
     assert ttft * 1000 <= data["ttft_ms"]["p50"] <= ttft * 1000 * 1.05 + 5, data
     assert close(data["tokens_per_s"]["p50"], rate), data
-    assert close(data["itl_ms"]["p50"], 1000 / rate), data
+    # 10 %: on a loaded machine the server's own sleeps run late by half a ms.
+    assert close(data["itl_ms"]["p50"], 1000 / rate, 0.1), data
     assert close(data["total_ms"]["p50"], (ttft + (TOKENS - 1) / rate) * 1000), data
     assert data["tokens"] == {"p50": TOKENS, "p90": TOKENS, "p99": TOKENS}
     assert data["ttft_ms"]["p50"] <= data["ttft_ms"]["p90"] <= data["ttft_ms"]["p99"]
