@@ -56,7 +56,7 @@ def switcher(view) -> str | None:
 
 
 async def ready(pilot) -> None:
-    await pilot.pause()
+    await pilot.app.screen.started.wait()
     assert pilot.app.screen.history.store is not None
 
 

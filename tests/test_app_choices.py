@@ -47,7 +47,7 @@ def closed_port() -> int:
 
 
 async def started(pilot) -> None:
-    await pilot.pause()
+    await pilot.app.screen.started.wait()
     assert pilot.app.screen.history.store is not None
 
 

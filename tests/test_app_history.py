@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("history_file")
 
 async def history_ready(pilot) -> None:
     """The history opens right after the first frame."""
-    await pilot.pause()
+    await pilot.app.screen.started.wait()
     assert pilot.app.screen.history.store is not None
 
 
@@ -64,6 +64,26 @@ async def test_a_conversation_reopens_and_continues(server):
     with Store.open() as store:
         (row,) = store.conversations()
         assert row.message_count == 4  # continued in the same conversation
+
+
+async def test_the_prompt_given_on_the_command_line_is_recorded(server):
+    """`tokentide "prompt"` sends it as soon as the chat screen is up, which
+    can be before the history opens (after the first frame): it is recorded
+    all the same."""
+    server.script("Paris is the capital.")
+    app = make_app(server.base_url)
+    app.first_prompt = "capital of France?"
+    async with app.run_test(size=SIZE) as pilot:
+        await server.await_for(lambda record: record.ended_at is not None)
+        await wait_idle(pilot)
+        await history_ready(pilot)
+    with Store.open() as store:
+        (row,) = store.conversations()
+        assert row.message_count == 2
+        assert [m.text for m in store.messages(row.id)] == [
+            "capital of France?",
+            "Paris is the capital.",
+        ]
 
 
 async def test_a_stopped_answer_shows_its_saved_tokens_after_a_restart(server):

@@ -47,7 +47,7 @@ def chats(server: DemoServer) -> list:
 
 async def race_mode(pilot, *searches: str) -> RacePicker:
     """Ctrl+P, "Race models…", then each search's first model ticked, Ctrl+S."""
-    await pilot.pause()
+    await pilot.app.screen.started.wait()
     assert pilot.app.screen.history.store is not None
     await pilot.press("ctrl+p")
     await pilot.press(*"race models")

@@ -503,18 +503,18 @@ from tokentide.tui.screens import chat
 
 late = sys.argv[1:]
 seen = []
-after = chat.ChatScreen._after_first_frame
+after = chat.ChatScreen.after_first_frame
 
 async def first_frame(screen):
     seen.extend(m for m in late if m in sys.modules)
     await after(screen)
 
-chat.ChatScreen._after_first_frame = first_frame
+chat.ChatScreen.after_first_frame = first_frame
 
 async def main():
     app = TokentideApp(settings(None, None, None, None, demo=True, debug=False))
     async with app.run_test() as pilot:
-        await pilot.pause()
+        await pilot.app.screen.started.wait()
         for thread in threading.enumerate():
             if thread.name == "tokentide-warm-up":
                 thread.join(timeout=30)

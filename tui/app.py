@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import Literal
 
@@ -73,13 +72,17 @@ class TokentideApp(App[int]):
         self.started = time.time()
         """When this session began: Stats counts the history's answers since then."""
 
+    def get_default_screen(self) -> ChatScreen:
+        """The chat is the app's base screen: laid out in the same pass as the
+        app, where a screen pushed from `on_mount` was laid out and drawn once
+        for nothing (the app holds its first frames back until it is mounted)."""
+        return ChatScreen(self.settings, self.params)
+
     def on_mount(self) -> None:
         # The model's name may come from the server (a base URL without one).
         self.sub_title = one_line(self.settings.endpoint.describe())
-        mounted = self.push_screen(ChatScreen(self.settings, self.params))
         if self.first_prompt:
-            self.run_worker(self._send_first_prompt(mounted, self.first_prompt))
-        self.call_after_refresh(settle_garbage)
+            self.call_after_refresh(self._send_first_prompt, self.first_prompt)
         if self.settings.notice:
             notice = terminal_safe(self.settings.notice)
             self.notify(notice, title="tokentide", timeout=8, markup=False)
@@ -90,9 +93,19 @@ class TokentideApp(App[int]):
             self.notify(warning, title="config", severity="warning", timeout=12, markup=False)
         self._catch_signals()
 
-    async def _send_first_prompt(self, mounted: Awaitable[object], prompt: str) -> None:
+    def on_ready(self) -> None:
+        """Textual's Ready comes with the first layout, while the first frame
+        may still be held back; the refresh after it is the one the terminal
+        gets. Only then does the chat screen do what it put off."""
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        if (chat := self.chat_screen()) is not None:
+            await chat.after_first_frame()
+        settle_garbage()  # what start-up made stays out of the collector's sight
+
+    def _send_first_prompt(self, prompt: str) -> None:
         """As if typed and sent: through the composer, so Up recalls it."""
-        await mounted
         screen = self.screen
         if isinstance(screen, ChatScreen):
             screen.composer.load_text(prompt)
@@ -195,8 +208,7 @@ class TokentideApp(App[int]):
 
         if isinstance(self.screen, KeysScreen):
             return
-        chat = next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)
-        self.push_screen(KeysScreen(key_groups(self, chat)))
+        self.push_screen(KeysScreen(key_groups(self, self.chat_screen())))
 
     def chat_screen(self) -> ChatScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)

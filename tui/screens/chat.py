@@ -205,6 +205,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         recorded as interrupted, not as stopped."""
         self.choices = Choices(settings)
         """The providers and system prompts to pick from, and the ones in use."""
+        self._history_opened = False
+        self.started = asyncio.Event()
+        """Set once `after_first_frame` has run: the history is open."""
         self._retired: list[ChatClient] = []
         """Clients of a provider switched away from while an answer streamed
         through them: closed once it is recorded."""
@@ -285,16 +288,19 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
         # The header now; the history, which keeps the choices with the
-        # conversation, after the first frame (`_open_history`).
+        # conversation, after the first frame (`after_first_frame`).
         self.sub_title = self.choices.header(self.settings.endpoint)
         self.composer.focus()
         self.status.idle(self.totals.describe())
-        # After the first frame: the key bar (its ten keys are widgets, laid
-        # out again each time the bindings change: 0.1 s of a 0.6 s start)
-        # and the history.
-        self.call_after_refresh(self._after_first_frame)
 
-    async def _after_first_frame(self) -> None:
+    async def after_first_frame(self) -> None:
+        """Called by the app once its first frame is on the terminal: the key
+        bar (its ten keys are widgets, laid out again each time the bindings
+        change: 0.1 s of a 0.6 s start), the history, and in threads the
+        client and what the first answer needs. Run any earlier, all of it
+        delays the frame with the prompt box (by 70-90 ms, measured)."""
+        if self.started.is_set() or not self.is_attached:  # not if quit at once
+            return
         from ..markdown.warm import warm_up
         from ..widgets.key_bar import KeyBar
 
@@ -305,8 +311,14 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             self._warm_client()
         await self.mount(KeyBar())
         self._open_history()
+        self.started.set()
 
     def _open_history(self) -> None:
+        """Once: after the first frame, or at a prompt sent before it
+        (`tokentide "prompt"`), which is then recorded like any other."""
+        if self._history_opened:
+            return
+        self._history_opened = True
         self.history.open()
         self.history.remember(self.choices.stored(self.settings.endpoint))
         self.composer.prompts[:0] = self.history.prompts()
@@ -374,6 +386,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     async def send(self, prompt: str, plan: Plan | None = None) -> None:
         """Send `prompt` after the last answer (or in place of the prompt being
         edited); `plan` places it elsewhere (regenerate, continue)."""
+        self._open_history()
         plan = plan or self.plan_prompt(prompt)
         params = self.params
         view = AssistantMessage(structured=params.output_schema is not None)
