@@ -589,6 +589,9 @@ def steady(scene: Scene) -> Scene:
     async def steps(pilot: Pilot) -> None:
         from textual.widgets import Input, TextArea
 
+        # Run as the app's auto-pilot, the scene starts before the chat
+        # screen is composed: it waits for the screen's first frame.
+        await pilot.app.screen.started.wait()
         await scene(pilot)
         for screen in pilot.app.screen_stack:
             for widget in screen.query("Input, TextArea"):
