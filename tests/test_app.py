@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import re
 import threading
 import time
@@ -14,6 +15,7 @@ from tests.pilot import AT_ONCE, answers, screen_text, send, wait_idle
 from tests.pilot import make_app as pilot_app
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
+from tokentide.tui import garbage
 from tokentide.tui.app import TokentideApp
 from tokentide.tui.turn import Outcome, context
 from tokentide.tui.widgets.composer import Composer
@@ -92,6 +94,22 @@ async def test_final_screen_equals_a_one_shot_render(server, text):
         assert oneshot.size == streamed.size
         assert screen_text(app, streamed) == screen_text(app, oneshot)
         assert any(("println" in line or "title" in line) for line in screen_text(app, streamed))
+
+
+async def test_full_collections_are_held_while_an_answer_streams_and_run_after_it(server):
+    """A full collection holds the GIL for 50-75 ms: none runs while an answer
+    streams; the one that frees what the answer left runs after it."""
+    server.tokens_per_second = 150
+    server.script(" ".join(f"word{n}" for n in range(80)))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_long_answer(pilot, server, 20)
+        assert gc.get_threshold()[2] == garbage.NEVER
+        await wait_idle(pilot)
+        deadline = time.monotonic() + 5
+        while gc.get_threshold()[2] == garbage.NEVER:
+            assert time.monotonic() < deadline, "full collections still held"
+            await pilot.pause(0.05)
 
 
 async def test_esc_mid_stream_closes_the_connection_and_keeps_the_partial(server):
