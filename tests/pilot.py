@@ -37,6 +37,7 @@ async def send(pilot, text: str) -> None:
 async def wait_idle(pilot) -> None:
     """Until the answer in flight is recorded and drawn (an event, not a sleep)."""
     await pilot.app.screen.settle()
+    await pilot.app.screen.coloured()
     await pilot.pause()
 
 

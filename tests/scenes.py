@@ -310,6 +310,7 @@ async def answered(pilot: Pilot, text: str) -> None:
     """Send `text` and wait until the answer is recorded, priced and drawn."""
     await send(pilot, text)
     await pilot.app.screen.settle()
+    await pilot.app.screen.coloured()
     await drawn(pilot)
 
 

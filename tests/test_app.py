@@ -96,6 +96,38 @@ async def test_final_screen_equals_a_one_shot_render(server, text):
         assert any(("println" in line or "title" in line) for line in screen_text(app, streamed))
 
 
+BIG_FENCE = (
+    "Code:\n\n```python\n"
+    + "\n".join(
+        f'def f{n}(x):\n    """Add {n}.\n\n    if x is None: 0\n    """\n    return x + {n}'
+        for n in range(160)
+    )
+    + "\n```\n\nAfter the fence.\n"
+)
+
+
+async def test_a_big_streamed_fence_ends_coloured_as_a_one_shot_render(server):
+    """A fence over `BIG_BLOCK` characters streams in drafts and is drawn
+    whole after the answer (off the frame path): its final colours, not only
+    its text, are those of rendering the final text at once."""
+    server.tokens_per_second = 5000
+    server.script(BIG_FENCE)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "q")
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        streamed = view.markdown
+        streamed.scroll_visible(animate=False)
+        oneshot = MarkdownView()
+        oneshot.update(BIG_FENCE)
+        await view.mount(oneshot, after=streamed)
+        await pilot.pause()
+        assert oneshot.size == streamed.size
+        rows = range(min(streamed.size.height, 30))
+        assert [streamed.render_line(y) for y in rows] == [oneshot.render_line(y) for y in rows]
+
+
 async def test_full_collections_are_held_while_an_answer_streams_and_run_after_it(server):
     """A full collection holds the GIL for 50-75 ms: none runs while an answer
     streams; the one that frees what the answer left runs after it."""

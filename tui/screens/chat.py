@@ -511,6 +511,12 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             await asyncio.wait([in_flight.task])
         await self._close(in_flight)
 
+    async def coloured(self) -> None:
+        """Until every answer's big streamed blocks are drawn whole (after
+        `settle`: the chat does not wait for it, only the colours change)."""
+        for view in self.query(AssistantMessage):
+            await view.markdown.settled()
+
     def _record(
         self,
         view: AssistantMessage,
