@@ -209,6 +209,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         self.choices = Choices(settings)
         """The providers and system prompts to pick from, and the ones in use."""
         self._history_opened = False
+        self._starting = False
         self.started = asyncio.Event()
         """Set once `after_first_frame` has run: the history is open."""
         self._retired: list[ChatClient] = []
@@ -240,10 +241,15 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         came first, or the provider changed since."""
         if self._client is None:
             warm, self._warm = self._warm, None
-            ready = warm is not None and warm.done() and warm.exception() is None
-            if ready and warm.result().endpoint == self.settings.endpoint:
-                self._client = warm.result()
+            built = None
+            if warm is not None:  # finishing it costs no more than building another
+                with contextlib.suppress(Exception):
+                    built = warm.result(timeout=10)
+            if built is not None and built.endpoint == self.settings.endpoint:
+                self._client = built
             else:
+                if built is not None:
+                    self._retired.append(built)  # closed with the others
                 self._client = self._new_client()
         return self._client
 
@@ -309,19 +315,24 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         change: 0.1 s of a 0.6 s start), the history, and in threads the
         client and what the first answer needs. Run any earlier, all of it
         delays the frame with the prompt box (by 70-90 ms, measured)."""
-        if self.started.is_set() or not self.is_attached:  # not if quit at once
+        if self._starting:
             return
-        from ..markdown.warm import warm_up
-        from ..widgets.key_bar import KeyBar
+        self._starting = True
+        try:
+            if not self.is_attached:  # quit at once
+                return
+            from ..markdown.warm import warm_up
+            from ..widgets.key_bar import KeyBar
 
-        # In a thread: the first answer then finds loaded what the first frame
-        # did without (its view, the history's writer, the Markdown parser).
-        warm_up(_first_answer_modules)
-        if self._client is None:
-            self._warm_client()
-        await self.mount(KeyBar())
-        self._open_history()
-        self.started.set()
+            # In a thread: the first answer then finds loaded what the first
+            # frame did without (its view, the history's writer, the parser).
+            warm_up(_first_answer_modules)
+            if self._client is None:
+                self._warm_client()
+            await self.mount(KeyBar())
+            self._open_history()
+        finally:
+            self.started.set()
 
     def _open_history(self) -> None:
         """Once: after the first frame, or at a prompt sent before it

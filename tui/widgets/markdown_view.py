@@ -36,9 +36,11 @@ FPS = 15
 paint come on top of the interval); 15 keeps it at 80-86 ms, for about 9 %
 more CPU at 200 and 1,000 tok/s (md4k, alternated runs)."""
 GROW_FPS = 8
-"""Times a second the view may grow, at most. A taller view is laid out again
-and every line on screen moves (the conversation follows the end), which
-costs Textual far more than redrawing a line."""
+"""Times a second the view may grow, at most, but for a frame that would draw
+nothing (all its lines below the rows laid out; see `_redraw`): that one grows
+at once. A taller view is laid out again and every line on screen moves (the
+conversation follows the end), which costs Textual far more than redrawing a
+line."""
 GROW_STEP = 0.2
 """The view grows by this much of the screen's height at a time (see `_rows`):
 at 200 tok/s, about two layouts a second instead of eight..."""
@@ -48,7 +50,8 @@ by the lines that came since the last growth, up to this much of the screen:
 the frames until the next growth then draw into rows laid out already. With
 a fixed step, at 1,000 tok/s most frames had all their lines below the rows
 laid out, drew nothing, and waited for the next growth: 100-120 ms without
-output."""
+output. The cost: while lines come that fast, up to half a screen of the
+view is rows not written yet (at the end the view shrinks to its lines)."""
 BUDGET = 5
 """A frame that took t seconds is followed by at least BUDGET × t of rest..."""
 MAX_REST = 0.085
@@ -368,6 +371,7 @@ class MarkdownView(LaidOutOnce, Widget):
             self._shown = self._rows(len(self._strips))
         elif width != document.width and width > 0:
             document.resize(width)
+            self._grown = (0.0, 0)  # the lines wrapped again are not new ones
             self._lines = [document.line(y) for y in range(document.height)]
             self._strips = [self._strip(line, y) for y, line in enumerate(self._lines)]
             self._shown = self._rows(len(self._strips))
