@@ -66,6 +66,22 @@ async def test_prompt_streams_markdown_equal_to_the_server_text(server):
 FILLER = " ".join(["words that wrap the paragraph over several lines"] * 6)
 
 
+async def streamed_and_one_shot(
+    pilot, server: DemoServer, text: str
+) -> tuple[MarkdownView, MarkdownView]:
+    """`text` streamed as an answer, and under it the same text rendered at once."""
+    server.script(text)
+    await send(pilot, "q")
+    await wait_idle(pilot)
+    (view,) = answers(pilot.app)
+    oneshot = MarkdownView()
+    oneshot.update(text)
+    await view.mount(oneshot, before=view.footer)
+    await pilot.pause()
+    assert oneshot.size == view.markdown.size
+    return view.markdown, oneshot
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -80,18 +96,9 @@ async def test_final_screen_equals_a_one_shot_render(server, text):
     """Streaming must leave the same screen as rendering the final text at once
     (the view paints again only lines that changed: none may be left stale)."""
     server.tokens_per_second = 150
-    server.script(text)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "q")
-        await wait_idle(pilot)
-        (view,) = answers(app)
-        streamed = view.markdown
-        oneshot = MarkdownView()
-        oneshot.update(text)
-        await view.mount(oneshot, before=view.footer)
-        await pilot.pause()
-        assert oneshot.size == streamed.size
+        streamed, oneshot = await streamed_and_one_shot(pilot, server, text)
         assert screen_text(app, streamed) == screen_text(app, oneshot)
         assert any(("println" in line or "title" in line) for line in screen_text(app, streamed))
 
@@ -111,19 +118,9 @@ async def test_a_big_streamed_fence_ends_coloured_as_a_one_shot_render(server):
     whole after the answer (off the frame path): its final colours, not only
     its text, are those of rendering the final text at once."""
     server.tokens_per_second = 5000
-    server.script(BIG_FENCE)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "q")
-        await wait_idle(pilot)
-        (view,) = answers(app)
-        streamed = view.markdown
-        streamed.scroll_visible(animate=False)
-        oneshot = MarkdownView()
-        oneshot.update(BIG_FENCE)
-        await view.mount(oneshot, after=streamed)
-        await pilot.pause()
-        assert oneshot.size == streamed.size
+        streamed, oneshot = await streamed_and_one_shot(pilot, server, BIG_FENCE)
         rows = range(min(streamed.size.height, 30))
         assert [streamed.render_line(y) for y in rows] == [oneshot.render_line(y) for y in rows]
 
