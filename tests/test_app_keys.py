@@ -8,10 +8,12 @@ import re
 
 import pytest
 
-from tests.pilot import answers, make_app, send, wait_idle
+from tests.pilot import answers, make_app, screen_text, send, wait_idle
+from tests.scenes import until
 from tokentide.client.demo import DemoServer
 from tokentide.client.meter import Expectation, Metrics, TokensSaved
 from tokentide.tui import format as fmt
+from tokentide.tui.widgets.key_bar import KeyBar
 
 SIZE = (100, 40)
 
@@ -448,3 +450,13 @@ async def test_f1_lists_every_key_grouped_by_where_it_works(server):
 
 def screen_rows(app) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_the_key_bar_shows_its_keys_once_the_app_is_up(server):
+    """The key bar is mounted after the first frame; it shows the keys then,
+    not only after the first key changes the bindings."""
+    app = make_app(server.base_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.screen.started.wait()
+        await until(pilot, lambda: "Send" in screen_text(app)[-1], "the keys in the key bar")
+        assert app.screen.query_one(KeyBar).region.y == 39

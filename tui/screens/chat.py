@@ -330,6 +330,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             if self._client is None:
                 self._warm_client()
             await self.mount(KeyBar())
+            # Textual's footer draws its keys when the bindings change, and
+            # mounted after the first frame it would wait for the first key.
+            self.refresh_bindings()
             self._open_history()
         finally:
             self.started.set()
