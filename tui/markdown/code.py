@@ -196,9 +196,8 @@ def lexer_ready(language: str) -> bool:
         import threading
 
         _building.add(language)
-        threading.Thread(
-            target=_lexer, args=(language,), name="tokentide-lexer", daemon=True
-        ).start()
+        # Not a daemon: waited for at exit, not torn down mid-import (see warm_up).
+        threading.Thread(target=_lexer, args=(language,), name="tokentide-lexer").start()
     return False
 
 

@@ -13,9 +13,11 @@ from collections.abc import Callable
 
 
 def warm_up(*first: Callable[[], object]) -> None:
-    """Start loading in a daemon thread; returns at once. `first` are called
-    first: they import what the caller left out of its own first frame."""
-    threading.Thread(target=_load, args=(first,), name="tokentide-warm-up", daemon=True).start()
+    """Start loading in a thread; returns at once. `first` are called first:
+    they import what the caller left out of its own first frame. Not a daemon
+    thread: Python waits for it at exit (a second at most) rather than tear
+    the interpreter down under it, which crashed a run quit at once (SIGSEGV)."""
+    threading.Thread(target=_load, args=(first,), name="tokentide-warm-up").start()
 
 
 def _load(first: tuple[Callable[[], object], ...]) -> None:

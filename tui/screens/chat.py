@@ -273,7 +273,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             except BaseException as exc:  # the prompt then builds one itself
                 future.set_exception(exc)
 
-        threading.Thread(target=build, name="tokentide-client", daemon=True).start()
+        # Not a daemon: waited for at exit, not torn down mid-build (see warm_up).
+        threading.Thread(target=build, name="tokentide-client").start()
         self._warm = future
 
     @property
