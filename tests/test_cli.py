@@ -550,6 +550,42 @@ def test_the_first_frame_imports_no_history_no_answer_view_and_no_race(tmp_path)
         assert f"'{module}'" in after, after
 
 
+COLLECTIONS_AT_START = """
+import asyncio, gc, sys
+from tokentide.tui import app as appmod, start
+
+def run_app(settings):
+    app = appmod.TokentideApp(settings)
+    async def run():
+        async with app.run_test() as pilot:
+            held = not gc.isenabled()
+            await app.screen.started.wait()
+            await pilot.pause()
+            print(held, gc.isenabled(), gc.get_freeze_count() > 0)
+    asyncio.run(run())
+    return 0
+
+appmod.run_app = run_app
+sys.argv = ["tokentide"]
+start.main()
+"""
+
+
+def test_the_app_starts_without_collections_and_turns_them_back_on(tmp_path):
+    """`tokentide` alone runs no garbage collection until its first frame
+    (20-30 ms of them before it, measured), and then collections are on again
+    and what start-up made is frozen."""
+    result = subprocess.run(
+        [sys.executable, "-c", COLLECTIONS_AT_START],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True"]
+
+
 def test_the_app_alone_starts_without_the_command_line(tmp_path):
     """`tokentide` with no arguments opens the app without importing typer
     (the start people type all day), nor what only an answer needs (httpx,

@@ -17,7 +17,7 @@ from textual.command import CommandPalette
 from tokentide.client.config import Settings
 
 from . import clipboard
-from .garbage import settle_garbage
+from .garbage import after_start
 from .report import note
 from .safe_text import one_line, terminal_safe
 from .screens.app_commands import AppCommands
@@ -102,7 +102,7 @@ class TokentideApp(App[int]):
     async def _after_first_frame(self) -> None:
         if (chat := self.chat_screen()) is not None:
             await chat.after_first_frame()
-        settle_garbage()  # what start-up made stays out of the collector's sight
+        after_start()  # collections back on; what start-up made out of their sight
 
     def _send_first_prompt(self, prompt: str) -> None:
         """As if typed and sent: through the composer, so Up recalls it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from .exit_codes import ExitCode
-from .prelude import settings
+from .garbage import hold_collections_at_start
 
 
 def main() -> None:
@@ -28,6 +28,9 @@ def main() -> None:
 def _open_app() -> int:
     """What `tokentide` with no arguments does: the app, on the configured
     provider (the command line's default command, without the command line)."""
+    hold_collections_at_start()  # until the app's first frame (`after_start`)
+    from .prelude import settings
+
     chosen = settings(None, None, None, None, demo=False, debug=False)
     from .app import run_app
 
