@@ -49,6 +49,7 @@ from ..widgets.user_message import UserMessage
 from .branch_actions import BranchActions
 from .branch_commands import BranchCommands
 from .chat_commands import ModelCommands
+from .compositor import RowsCompositor
 from .copy_commands import CopyCommands
 from .race_actions import RaceActions
 
@@ -190,6 +191,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def __init__(self, settings: Settings, params: Params | None = None) -> None:
         super().__init__()
+        self._compositor = RowsCompositor()
         self.settings = settings
         self.params = dataclasses.replace(params or Params(), thinking=settings.thinking)
         """What every prompt is sent with besides the conversation."""
