@@ -74,6 +74,10 @@ class BlockSplitter:
     def __init__(self) -> None:
         self._tail = ""
         self._fence: _OpenFence | None = None
+        self._split_done = False
+        """The tail's complete lines were parsed as they are now: text without
+        a line end leaves them as they are, and is not parsed again (most
+        frames at 200 tok/s add a few words to the partial last line)."""
 
     @property
     def tail(self) -> str:
@@ -88,6 +92,9 @@ class BlockSplitter:
     def feed(self, text: str) -> list[Block]:
         """Take `text`; return the blocks it made final, oldest first."""
         self._tail += text
+        if self._split_done and "\n" not in text:
+            return []
+        self._split_done = False
         done: list[Block] = []
         while True:
             if self._fence is not None:
@@ -99,6 +106,7 @@ class BlockSplitter:
             frozen, more = self._split()
             done.extend(frozen)
             if not more:
+                self._split_done = True
                 return done
 
     def finish(self) -> list[Block]:
@@ -108,7 +116,7 @@ class BlockSplitter:
         if source.strip():
             fence = self._fence is not None or _opens_fence(source.split("\n", 1)[0]) is not None
             done.append(Block(source, fence=fence))
-        self._tail, self._fence = "", None
+        self._tail, self._fence, self._split_done = "", None, False
         return done
 
     def _scan_fence(self) -> Block | None:
