@@ -132,6 +132,26 @@ def test_a_block_is_final_once_another_starts_on_a_complete_line():
     assert splitter.finish() == [Block("next line")]
 
 
+def test_text_without_a_line_end_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch):
+    """Most frames add words to the partial last line: the complete lines
+    before it are as they were, and were parsed already."""
+    from tokentide.tui.markdown import blocks
+
+    parser, parsed = blocks.parser(), []
+    parse = parser.parse
+    monkeypatch.setattr(parser, "parse", lambda source: parsed.append(source) or parse(source))
+    splitter = BlockSplitter()
+    assert splitter.feed("- one\n- tw") == []
+    assert parsed == ["- one\n"]
+    assert splitter.feed("o and") == []
+    assert splitter.feed(" three") == []
+    assert parsed == ["- one\n"]
+    assert splitter.feed("\n\npara") == []
+    assert parsed == ["- one\n", "- one\n- two and three\n\n"]
+    assert splitter.feed("\n\nnext\n") == [Block("- one\n- two and three"), Block("para")]
+    assert splitter.finish() == [Block("next")]
+
+
 # --------------------------------------------------------------------------- lexers built in a thread
 
 
