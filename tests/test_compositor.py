@@ -16,7 +16,7 @@ from textual._compositor import Compositor
 from textual.geometry import Region
 from textual.widget import Widget
 
-from tests.scenes import SIZE, finished, stage
+from tests.scenes import SIZE, drawn, finished, stage, until
 from tokentide.tui.screens.compositor import RowsCompositor, _bands
 from tokentide.tui.widgets.markdown_view import MarkdownView
 
@@ -64,23 +64,34 @@ def _regions(rng: random.Random, widgets: list[Region], width: int, height: int)
 async def test_a_partial_update_writes_what_textuals_compositor_writes():
     with stage() as world:
         app = world.app()
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             await pilot.app.screen.started.wait()
             await finished(world)(pilot)
             compositor = app.screen._compositor
             assert isinstance(compositor, RowsCompositor)
-            width, height = compositor.size
-            widgets = [
-                region.intersection(clip)
-                for region, clip in compositor.visible_widgets.values()
-                if region.intersection(clip)
-            ]
             rng = random.Random(14)
-            for _ in range(300):
-                regions = _regions(rng, widgets, width, height)
-                ours = _update(compositor, regions, app.console, textual=False)
-                theirs = _update(compositor, regions, app.console, textual=True)
-                assert ours == theirs, regions
+            _compare(compositor, app.console, rng)
+            # Widgets over others: the history panel beside the conversation,
+            # a notification over both.
+            await pilot.press("ctrl+b")
+            app.notify("A notification over the conversation", timeout=60)
+            await until(pilot, lambda: app.screen.query("Toast"), "the notification")
+            await drawn(pilot)
+            _compare(compositor, app.console, rng)
+
+
+def _compare(compositor: RowsCompositor, console: Console, rng: random.Random) -> None:
+    width, height = compositor.size
+    widgets = [
+        region.intersection(clip)
+        for region, clip in compositor.visible_widgets.values()
+        if region.intersection(clip)
+    ]
+    for _ in range(300):
+        regions = _regions(rng, widgets, width, height)
+        ours = _update(compositor, regions, console, textual=False)
+        theirs = _update(compositor, regions, console, textual=True)
+        assert ours == theirs, regions
 
 
 async def test_a_changed_row_of_the_answer_draws_the_answer_alone(monkeypatch):
