@@ -8,11 +8,13 @@ import gc
 import re
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from tests.pilot import AT_ONCE, answers, screen_text, send, wait_idle
 from tests.pilot import make_app as pilot_app
+from tests.scenes import until
 from tokentide.client.config import resolve
 from tokentide.client.demo import DemoServer
 from tokentide.tui import garbage
@@ -709,3 +711,43 @@ async def test_a_closing_fence_leaves_no_line_blank(server, attempt):
         await pilot.pause()
         rows = "\n".join(screen_text(app))
         assert "def answer():" in rows and "return 42" in rows, rows
+
+
+async def test_a_frame_that_draws_below_the_rows_grows_at_once_even_with_a_growth_timed(
+    monkeypatch,
+):
+    """A frame whose new lines are all below the rows laid out shows nothing
+    until the view grows. A growth timed by an earlier frame (half a frame
+    after it) is not waited for: at 5,000 tok/s that left the screen without
+    output for 100-110 ms."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+
+    from tokentide.tui.widgets import markdown_view
+
+    now = [100.0]
+    monkeypatch.setattr(markdown_view, "time", SimpleNamespace(monotonic=lambda: now[0]))
+
+    class One(App):
+        def compose(self):
+            with VerticalScroll():
+                yield MarkdownView()
+
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(MarkdownView)
+        view.write("First paragraph.\n\n")
+        await until(pilot, lambda: view._document is not None and view._shown, "the view laid out")
+        rows = view._shown
+        # A frame with lines in the rows laid out and lines past them: the
+        # growth is timed, half a frame on.
+        now[0] += 1.0
+        view.write("".join(f"Paragraph {n}.\n\n" for n in range(rows)))
+        view._frame()
+        assert view._growth_due is not None and view._shown == rows
+        # The next frame's lines are all below the rows: it grows now.
+        now[0] += 0.5 / markdown_view.FPS / 2
+        view.write("Far below.\n\n")
+        view._frame()
+        assert view._growth_due is None
+        assert view._shown > rows

@@ -238,20 +238,21 @@ class MarkdownView(LaidOutOnce, Widget):
             if grow:
                 self._grow()
                 return
+            # A frame whose new lines are all below the rows laid out paints
+            # nothing, and grows now if growing is due before the next frame,
+            # a growth already timed included: waiting for the growth's own
+            # clock left the screen without output for 100-120 ms at 1,000
+            # tok/s, and waiting for a timed one 100-110 ms at 5,000.
+            due = self._next_growth - time.monotonic()
+            if not painted and due < 1 / FPS:
+                self._grow()
+                return
             if self._growth_due is None:
                 # Half a frame later, not in this frame: the frame's lines and
                 # the layout then reach the screen apart, neither waiting for
                 # the other (a frame with a layout took 100-130 ms to show).
-                # A frame whose new lines are all below the rows laid out
-                # paints nothing, and grows now if growing is due before the
-                # next frame: waiting for the growth's own clock left the
-                # screen without output for 100-120 ms at 1,000 tok/s.
-                due = self._next_growth - time.monotonic()
                 if painted:
                     due = max(due, 0.5 / FPS)
-                elif due < 1 / FPS:
-                    self._grow()
-                    return
                 self._growth_due = self.set_timer(due, self._grow)
 
     def _rows(self, height: int) -> int:
