@@ -49,10 +49,10 @@ class RowsCompositor(Compositor):
         width = self.size.width
         widgets = self.visible_widgets.items()
         for top, bottom in self._bands:
-            if bottom <= crop.y or top >= crop.bottom:
-                continue
             rows = Region(0, top, width, bottom - top)
             wanted = rows.intersection(crop)
+            if not wanted:
+                continue
             covered: list[Region] = []
             for widget, (region, clip) in widgets:
                 clip = clip.intersection(rows)
