@@ -33,10 +33,23 @@ HIGH_WATER = 1 << 20
 (the server then waits on TCP's window instead of filling our memory)."""
 
 
-class _Protocol(asyncio.Protocol):
+RECEIVE_AREA = 1 << 16
+"""Bytes the socket is read into at a time (httpcore asks for at most 64 KiB)."""
+
+
+class _Protocol(asyncio.BufferedProtocol):
+    """Reads into one area allocated once, not into a new `bytes` per read.
+
+    Why: asyncio's plain `Protocol` reads with `sock.recv(256 KiB)`; a buffer
+    that size is past malloc's mmap threshold, so every read of a 200-byte
+    token mapped, shrank and unmapped memory: 15,000 page faults and about
+    0.3 s of CPU over a 4,000-token answer, more than the JSON parsing of it.
+    """
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self._area = memoryview(bytearray(RECEIVE_AREA))
         self.eof = False
         self.error: BaseException | None = None
         self.reader: asyncio.Future[None] | None = None
@@ -46,8 +59,11 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._area
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.buffer += self._area[:nbytes]
         if len(self.buffer) > HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()

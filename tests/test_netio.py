@@ -83,16 +83,27 @@ async def test_a_silent_server_is_a_read_timeout():
     assert caught.value.kind == "timeout"
 
 
+def pattern(start: int, size: int) -> bytes:
+    """Bytes that differ at every offset within 251 (a prime, so no read size
+    lines up with it): a piece read twice, dropped or taken from a stale part
+    of the receive area shows."""
+    offset = start % 251
+    return (_CYCLE * (size // 251 + 2))[offset : offset + size]
+
+
+_CYCLE = bytes(range(251))
+
+
 class Flood(LoopbackServer):
-    """Writes `size` bytes as fast as the socket takes them."""
+    """Writes `size` bytes of `pattern` as fast as the socket takes them."""
 
     size = 16 * HIGH_WATER
     sent = 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        block = b"x" * 65536
         try:
             while self.sent < self.size:
+                block = pattern(self.sent, 65536 + 17)
                 writer.write(block)
                 await writer.drain()
                 self.sent += len(block)
@@ -105,15 +116,16 @@ class Flood(LoopbackServer):
 async def test_a_slow_reader_stops_reading_the_socket_at_the_high_water_mark():
     with Flood() as server:
         stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.port, timeout=2)
-        received = len(await stream.read(1, timeout=2))
+        received = bytearray(await stream.read(1, timeout=2))
         await asyncio.sleep(0.3)  # the server writes on; nobody reads
         buffered = len(stream._protocol.buffer)
         assert stream._protocol.paused
         assert buffered <= HIGH_WATER + 65536 * 4
         while chunk := await stream.read(1 << 20, timeout=2):
-            received += len(chunk)
+            received += chunk
         await stream.aclose()
-    assert received == Flood.size
+    assert len(received) == server.sent >= Flood.size
+    assert received == pattern(0, len(received))  # every byte, in order, once
 
 
 async def test_a_refused_connection_is_a_connect_error():
