@@ -4,6 +4,7 @@ the header says, and what a reopened conversation goes on with."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 
@@ -134,6 +135,42 @@ async def test_the_picker_lists_every_provider_filters_and_switches(
         await wait_idle(pilot)
     assert len(chats(a)) == 1
     assert [r.body["model"] for r in chats(b)] == ["demo-think", "demo-think"]
+
+
+async def test_the_current_model_is_highlighted_whichever_list_comes_first(
+    servers, isolated_env, monkeypatch
+):
+    # Provider b answers first: its first model is highlighted for the while,
+    # and gives way to the model in use (a's demo) when a's list comes.
+    a, b = servers
+    configure(isolated_env, two_providers(a, b))
+    from tokentide.tui import models
+
+    listed_b = asyncio.Event()
+    fetch = models.model_ids
+
+    async def b_first(endpoint, timeouts):
+        if endpoint.base_url.startswith(a.base_url):
+            await listed_b.wait()
+        ids = await fetch(endpoint, timeouts)
+        if endpoint.base_url.startswith(b.base_url):
+            listed_b.set()
+        return ids
+
+    monkeypatch.setattr(models, "model_ids", b_first)
+    app = TokentideApp(resolve())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        picker = await open_picker(pilot)
+        assert listed_b.is_set()
+        highlighted = picker._choices[picker.options.highlighted_option.id]
+        assert (highlighted.provider, highlighted.model) == ("a", "demo")
+
+        await pilot.press("down")  # the user's choice stays theirs as lists change
+        moved = picker.options.highlighted_option.id
+        assert moved != picker._id_of(highlighted)
+        picker._show()
+        assert picker.options.highlighted_option.id == moved
 
 
 async def test_a_failing_provider_is_one_line_and_the_others_still_list(servers, isolated_env):

@@ -78,6 +78,9 @@ class ModelPicker(ModalScreen[ModelChoice | None]):
             else:
                 self.found[source.provider] = LOADING
         self._choices: dict[str, ModelChoice] = {}
+        self._picked_for_user: str | None = None
+        """The option highlighted for the user, not by them: it gives way to the
+        current model when that one's provider answers later."""
 
     HINT = "Switch model · type to search · Enter picks · Esc closes"
 
@@ -169,16 +172,21 @@ class ModelPicker(ModalScreen[ModelChoice | None]):
         return "● " if choice == self.current else "  "
 
     def _highlight(self, kept: str | None, searching: bool) -> None:
-        """The model highlighted before, else the best match, else the current model."""
+        """The model the user highlighted, else the best match, else the current
+        model; the same whichever provider's list comes first."""
         ids = [option.id for option in self.options.options if not option.disabled]
         if not ids:
             return
-        if kept in ids and not searching:
+        if kept in ids and not searching and kept != self._picked_for_user:
             target = kept
-        elif not searching and (current := self._id_of(self.current)) is not None:
-            target = current
         else:
-            target = ids[0]
+            if not searching and (current := self._id_of(self.current)) is not None:
+                target = current
+            elif kept in ids and not searching:
+                target = kept
+            else:
+                target = ids[0]
+            self._picked_for_user = target
         self.options.highlighted = self.options.get_option_index(target)
 
     def _id_of(self, choice: ModelChoice) -> str | None:
