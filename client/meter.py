@@ -23,9 +23,10 @@ The numbers are the product's promise, so each says how it was obtained:
   tokens/s (an average) hides. The longest stall is the longest gap between
   two arrivals after the first token: the moment the user saw the answer
   freeze. An arrival is one read from the socket (`read_arrived`): the deltas
-  parsed from it are stamped with the moment it came in, so parsing time is
-  not latency. Both are measured in this process, so they include the
-  network and any proxy that batches.
+  parsed from it are stamped with the moment it came in (a reader thread
+  stamps each read, client/netio.py), so neither parsing nor a busy event
+  loop shows up as latency. Both are measured in this process, so they
+  include the network and any proxy that batches.
 - Tokens saved, on cancel, is `max(0, expected - received)`, where expected is
   the median length of the model's past answers when the history knows
   them (capped at `max_tokens`), else `max_tokens` when the request set one,
@@ -316,10 +317,11 @@ class Meter:
         elif isinstance(event, Finished):
             self.end()
 
-    def read_arrived(self) -> None:
-        """Bytes came in: the tokens parsed from them arrived now, however
-        long parsing them takes (several tokens in one read arrived together)."""
-        self.read_at = self.clock()
+    def read_arrived(self, age: float = 0.0) -> None:
+        """Bytes came in `age` seconds ago: the tokens parsed from them arrived
+        then, however long they waited to be taken or parsed (several tokens
+        in one read arrived together)."""
+        self.read_at = self.clock() - age
 
     def _token(self, text: str) -> None:
         now = self.read_at if self.read_at is not None else self.clock()

@@ -1,101 +1,351 @@
-"""Sockets for httpx straight on asyncio, without anyio in between.
+"""Sockets for httpx: each read from its own thread, stamped as it arrives,
+handed to the event loop in batches.
 
-Why: a stream of tokens is hundreds of small reads a second, and the cost of
-each read is what receiving an answer costs. httpx reaches the socket
-through httpcore's anyio backend, whose asyncio streams stop reading the
-socket after every chunk and start again at the next `receive()` (two
-epoll calls a read) and wrap every read in a cancel scope for its timeout.
-Here the protocol keeps reading into a buffer (up to `HIGH_WATER` bytes
-unread), a read takes what is buffered without waiting, and the timeout is
-one timer. Receiving 1,000 tokens at 200 tok/s cost 0.37-0.42 s of CPU this
-way against 0.52-0.55 s through anyio, on the same machine, in the same run.
+Why: a stream of tokens is hundreds of small reads a second, and waking the
+event loop for each costs far more than the read: the loop and everything a
+token goes through (h11, httpx, the parser, the view) run from a cold cache
+every time. On a 4,000-token answer at 200 tok/s, `tokentide ask --raw` took
+2.8 s of CPU with the loop woken for every read and 1.8 s with it woken at
+most every 20 ms, the same tokens read. Woken less, the loop alone would
+stamp the tokens late: four tokens that came 5 ms apart would look like
+one arrival. So a thread per connection does the reading: it waits on the
+socket, reads each arrival as it comes (a few microseconds of work), stamps
+it, and wakes the loop at once after a quiet spell, else at most every
+`WAKE_EVERY` seconds. The meter takes each read's stamp (`SocketStream.age`),
+so inter-token latency stays what the network delivered; the screen, which
+draws at 15 frames a second, loses nothing.
 
-httpcore is built for this: a connection pool takes any
-`AsyncNetworkBackend`. Everything else (HTTP/1.1 and HTTP/2, TLS and ALPN,
-the pool, proxies, which httpx mounts apart) stays httpx's and httpcore's.
+Writes, connecting and TLS (an `ssl.SSLObject` over memory buffers) stay on
+the event loop. httpcore is built for this: a connection pool takes any
+`AsyncNetworkBackend`. Everything else (HTTP/1.1 and HTTP/2, ALPN, the pool,
+proxies, which httpx mounts apart) stays httpx's and httpcore's. httpcore's
+own anyio backend cost more still: its streams stop reading the socket after
+every chunk and start again at the next `receive()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import select
 import socket
 import ssl
-from collections.abc import Iterable
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
 HIGH_WATER = 1 << 20
-"""Unread bytes at which the socket stops being read until some are taken
-(the server then waits on TCP's window instead of filling our memory)."""
-
+"""Unread bytes at which the socket stops being read until the loop has taken
+most of them (the server then waits on TCP's window instead of filling our
+memory)."""
 
 RECEIVE_AREA = 1 << 16
-"""Bytes the socket is read into at a time (httpcore asks for at most 64 KiB)."""
+"""Bytes read at a time (httpcore asks for at most 64 KiB)."""
+
+WAKE_EVERY = 0.02
+"""The event loop is woken for new bytes at most this often (seconds); bytes
+after a quieter spell wake it at once (the first token, the end)."""
+
+READ_EVERY = 0.002
+"""The reader thread reads at most this often while the loop has bytes to
+take: at thousands of tokens a second it takes several per read, stamped to
+within this, rather than waking for each."""
+
+_clock = time.perf_counter
 
 
-class _Protocol(asyncio.BufferedProtocol):
-    """Reads into one area allocated once, not into a new `bytes` per read.
+class _Reader:
+    """One socket's reading, in a thread of its own.
 
-    Why: asyncio's plain `Protocol` reads with `sock.recv(256 KiB)`; a buffer
-    that size is past malloc's mmap threshold, so every read of a 200-byte
-    token mapped, shrank and unmapped memory: 15,000 page faults and about
-    0.3 s of CPU over a 4,000-token answer, more than the JSON parsing of it.
+    The thread appends (arrival time, bytes) pairs; the loop takes them one
+    read at a time (`take`), so each keeps its own stamp. Everything shared is
+    guarded by one condition, which the thread also rests on (back-pressure,
+    the pause between reads), so closing wakes it at once.
     """
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self._area = memoryview(bytearray(RECEIVE_AREA))
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock = sock
+        self.loop = loop
+        self.chunks: deque[tuple[float, bytes]] = deque()
+        self.size = 0
         self.eof = False
-        self.error: BaseException | None = None
-        self.reader: asyncio.Future[None] | None = None
-        self.writer: asyncio.Future[None] | None = None
-        self.paused = False
+        self.error: OSError | None = None
+        self.closed = False
+        self.done = threading.Event()
+        self._lock = threading.Condition(threading.Lock())
+        self._waiter: asyncio.Future[None] | None = None
+        self._woken_at = -WAKE_EVERY
+        self._due: float | None = None
+        self._thread = threading.Thread(target=self._run, name="tokentide-socket", daemon=True)
+        self._thread.start()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    # -- the loop's side ------------------------------------------------------
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._area
+    def take(self, max_bytes: int) -> tuple[float, bytes] | None:
+        """The oldest read not taken yet (up to `max_bytes` of it), or None if
+        there is none and more may come; b"" at the end."""
+        with self._lock:
+            if self.chunks:
+                at, data = self.chunks[0]
+                if len(data) > max_bytes:
+                    self.chunks[0] = (at, data[max_bytes:])
+                    data = data[:max_bytes]
+                else:
+                    self.chunks.popleft()
+                self.size -= len(data)
+                if self.size <= HIGH_WATER // 4:
+                    self._lock.notify()  # a thread held back by HIGH_WATER reads on
+                return at, data
+            if self.error is not None:
+                raise httpcore.ReadError(str(self.error) or type(self.error).__name__)
+            if self.eof:
+                return _clock(), b""
+            return None
 
-    def buffer_updated(self, nbytes: int) -> None:
-        self.buffer += self._area[:nbytes]
-        if len(self.buffer) > HIGH_WATER and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        _wake(self.reader)
+    def wait(self) -> asyncio.Future[None]:
+        """A future the thread resolves when there is something to `take`."""
+        waiter = self.loop.create_future()
+        with self._lock:
+            if self.chunks or self.eof:
+                waiter.set_result(None)
+            else:
+                self._waiter = waiter
+                self._lock.notify()  # the thread may be resting: read now
+        return waiter
 
-    def eof_received(self) -> bool:
-        self.eof = True
-        _wake(self.reader)
-        return False  # close the transport
+    def forget(self, waiter: asyncio.Future[None]) -> None:
+        with self._lock:
+            if self._waiter is waiter:
+                self._waiter = None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        self.error = exc
-        _wake(self.reader)
-        _wake(self.writer)
+    def close(self) -> None:
+        """Stop the thread: shut the socket down so a wait on it ends."""
+        with self._lock:
+            self.closed = True
+            self._lock.notify()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
-    def pause_writing(self) -> None:
-        self.writer = asyncio.get_running_loop().create_future()
+    # -- the thread's side ----------------------------------------------------
 
-    def resume_writing(self) -> None:
-        _wake(self.writer)
-        self.writer = None
+    def _run(self) -> None:
+        area = memoryview(bytearray(RECEIVE_AREA))
+        readable = _readable(self.sock)
+        last_read = -READ_EVERY
+        try:
+            while not self.closed:
+                # Read without the lock: under the GIL a stale value only
+                # costs one more turn of the loop.
+                if self.size > HIGH_WATER:
+                    with self._lock:
+                        self._wake_if_due(_clock(), now=True)  # plenty to take
+                        while not self.closed and self.size > HIGH_WATER:
+                            self._lock.wait()
+                    continue
+                due = self._due
+                if not readable(None if due is None else max(0.0, due - _clock())):
+                    with self._lock:
+                        self._wake_if_due(_clock())
+                    continue
+                rest = last_read + READ_EVERY - _clock()
+                if rest > 0 and self.chunks:  # bytes come fast: let a few gather
+                    with self._lock:
+                        if not self.closed and self._waiter is None:
+                            self._lock.wait(rest)
+                try:
+                    size = self.sock.recv_into(area)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as exc:
+                    self._end(exc)
+                    return
+                last_read = _clock()
+                if not size:
+                    self._end(None)
+                    return
+                with self._lock:
+                    self.chunks.append((last_read, bytes(area[:size])))
+                    self.size += size
+                    self._wake_if_due(last_read)
+        except (OSError, ValueError) as exc:  # the socket was closed under us
+            self._end(exc if isinstance(exc, OSError) else None)
+        finally:
+            self.done.set()
+
+    def _end(self, error: OSError | None) -> None:
+        with self._lock:
+            self.eof = True
+            if not self.closed:
+                self.error = error
+            self._wake_if_due(_clock(), now=True)
+
+    def _wake_if_due(self, at: float, *, now: bool = False) -> None:
+        """With the lock held: wake a waiting loop if it is time, else note when."""
+        self._due = None
+        if self._waiter is None or not (self.chunks or self.eof):
+            return
+        if not now and at - self._woken_at < WAKE_EVERY:
+            self._due = self._woken_at + WAKE_EVERY
+            return
+        waiter, self._waiter, self._woken_at = self._waiter, None, at
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            self.loop.call_soon_threadsafe(_wake, waiter)
 
 
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
+def _readable(sock: socket.socket) -> Callable[[float | None], bool]:
+    """Wait until `sock` has bytes (or its end) or the timeout passes (seconds;
+    None: no timeout): poll(2), or select(2) where there is no poll (Windows)."""
+    if not hasattr(select, "poll"):
+        return lambda timeout: bool(select.select([sock], [], [], timeout)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return lambda timeout: bool(poller.poll(-1 if timeout is None else int(timeout * 1000) + 1))
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
         waiter.set_result(None)
 
 
-def _expire(waiter: asyncio.Future[None], error: type[Exception]) -> None:
-    if not waiter.done():
-        waiter.set_exception(error("timed out"))
+class SocketStream(httpcore.AsyncNetworkStream):
+    """A connected socket read by a `_Reader`, with TLS (if started) done on
+    the loop over memory buffers."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader = _Reader(sock, asyncio.get_running_loop())
+        self._tls: ssl.SSLObject | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._arrived_at: float | None = None
+        self._closed = False
+
+    def age(self) -> float:
+        """Seconds since the bytes last read arrived (0 before any)."""
+        return 0.0 if self._arrived_at is None else max(0.0, _clock() - self._arrived_at)
+
+    async def _raw(self, max_bytes: int, timeout: float | None) -> bytes:
+        reader = self._reader
+        while (taken := reader.take(max_bytes)) is None:
+            waiter = reader.wait()
+            try:
+                await _wait(waiter, timeout, httpcore.ReadTimeout)
+            finally:
+                reader.forget(waiter)
+        at, data = taken
+        if data:
+            self._arrived_at = at
+        return data
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._tls is None:
+            return await self._raw(max_bytes, timeout)
+        while True:
+            try:
+                return self._tls.read(max_bytes)
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""  # closed, with or without close_notify: h11 knows if the body ended
+            except ssl.SSLError as exc:
+                raise httpcore.ReadError(str(exc)) from exc
+            await self._flush(timeout)  # a TLS 1.3 key update may want an answer
+            data = await self._raw(RECEIVE_AREA, timeout)
+            if data:
+                self._incoming.write(data)
+            else:
+                self._incoming.write_eof()
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._tls is not None:
+            try:
+                self._tls.write(buffer)
+            except ssl.SSLError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            await self._flush(timeout)
+        else:
+            await self._send(buffer, timeout)
+
+    async def _flush(self, timeout: float | None) -> None:
+        if data := self._outgoing.read():
+            await self._send(data, timeout)
+
+    async def _send(self, data: bytes, timeout: float | None) -> None:
+        if self._closed:
+            raise httpcore.WriteError("the connection is closed")
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.get_running_loop().sock_sendall(self._sock, data)
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+
+    async def aclose(self) -> None:
+        """Closed by the time this returns: the reader thread has stopped
+        (it waits on the socket, whose number must not be reused under it)
+        and the socket is closed."""
+        if self._closed:
+            return
+        self._closed = True
+        self._reader.close()
+        if not self._reader.done.wait(1.0):  # at once: the shutdown ended its wait
+            return  # a stuck thread keeps the socket rather than race its reuse
+        self._sock.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        tls = ssl_context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    try:
+                        tls.do_handshake()
+                        break
+                    except ssl.SSLWantReadError:
+                        pass
+                    await self._flush(None)
+                    data = await self._raw(RECEIVE_AREA, None)
+                    if not data:
+                        raise ConnectionError("the connection closed during the TLS handshake")
+                    self._incoming.write(data)
+                await self._flush(None)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise httpcore.ConnectTimeout(str(exc) or "TLS handshake timed out") from exc
+        except (OSError, ssl.SSLError, httpcore.NetworkError) as exc:
+            await self.aclose()
+            raise httpcore.ConnectError(str(exc)) from exc
+        self._tls = tls
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._tls
+        if info == "socket":
+            return self._sock
+        with contextlib.suppress(OSError):
+            if info == "client_addr":
+                return self._sock.getsockname()
+            if info == "server_addr":
+                return self._sock.getpeername()
+        if info == "is_readable":  # an idle pooled connection the server closed, or spoke on
+            reader = self._reader
+            return bool(reader.chunks) or reader.eof
+        return None
 
 
 async def _wait(
@@ -112,89 +362,29 @@ async def _wait(
             timer.cancel()
 
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        protocol = self._protocol
-        if not protocol.buffer and not protocol.eof:
-            protocol.reader = asyncio.get_running_loop().create_future()
-            try:
-                await _wait(protocol.reader, timeout, httpcore.ReadTimeout)
-            finally:
-                protocol.reader = None
-        if protocol.buffer:
-            data = bytes(protocol.buffer[:max_bytes])
-            del protocol.buffer[:max_bytes]
-            if protocol.paused and len(protocol.buffer) <= HIGH_WATER // 4:
-                protocol.paused = False
-                self._transport.resume_reading()
-            return data
-        if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
-        return b""
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        protocol = self._protocol
-        if self._transport.is_closing() or protocol.error is not None:
-            raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
-        self._transport.write(buffer)
-        if protocol.writer is not None:  # the kernel's buffer is full: wait for room
-            await _wait(protocol.writer, timeout, httpcore.WriteTimeout)
-            if protocol.error is not None:
-                raise httpcore.WriteError(str(protocol.error))
-
-    async def aclose(self) -> None:
-        """Closed by the time this returns, as anyio's streams are: `close()`
-        only schedules the socket's closing, and a caller that blocks the loop
-        right after (a test's server shutting down) must find it closed."""
-        transport = self._transport
-        if not transport.is_closing():
-            transport.close()
-            await asyncio.sleep(0)  # the scheduled connection_lost: the socket closes
-        transport.abort()  # anything still unsent is dropped
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport = await loop.start_tls(
-                    self._transport, self._protocol, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as exc:
-            self._transport.close()
-            raise httpcore.ConnectTimeout(str(exc) or "TLS handshake timed out") from exc
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
-            self._transport.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        if transport is None:
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        return AsyncioStream(transport, self._protocol)  # type: ignore[arg-type]
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "ssl_object":
-            return self._transport.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._transport.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._transport.get_extra_info("peername")
-        if info == "socket":
-            return self._transport.get_extra_info("socket")
-        if info == "is_readable":  # an idle pooled connection the server closed, or spoke on
-            return bool(self._protocol.buffer) or self._protocol.eof
-        return None
+def _expire(waiter: asyncio.Future[None], error: type[Exception]) -> None:
+    if not waiter.done():
+        waiter.set_exception(error("timed out"))
 
 
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
+async def _connect(
+    family: int, address: Any, local: tuple[str, int] | None, options: Iterable[Any]
+) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        for option in options:
+            sock.setsockopt(*option)
+        if local is not None:
+            sock.bind(local)
+        await asyncio.get_running_loop().sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class SocketBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(
         self,
         host: str,
@@ -205,21 +395,26 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
+        options = list(socket_options or ())
         try:
             async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(
-                    _Protocol, host, port, local_addr=local
-                )
+                found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                errors: list[OSError] = []
+                sock = None
+                for family, _, _, _, address in found:  # in order, as asyncio's own
+                    try:
+                        sock = await _connect(family, address, local, options)
+                        break
+                    except OSError as exc:
+                        errors.append(exc)
+                if sock is None:
+                    raise errors[0] if errors else OSError(f"no address for {host}")
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc) or "connecting timed out") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return AsyncioStream(transport, protocol)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return SocketStream(sock)
 
     async def connect_unix_socket(
         self,
@@ -227,27 +422,26 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_unix_connection(_Protocol, path)
+                sock = await _connect(socket.AF_UNIX, path, None, socket_options or ())
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc) or "connecting timed out") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        return AsyncioStream(transport, protocol)
+        return SocketStream(sock)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def on_asyncio(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
+def on_sockets(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
     """The transport, its connection pool now opening its sockets through
-    `AsyncioBackend`. The pool keeps its backend in one attribute (httpcore
+    `SocketBackend`. The pool keeps its backend in one attribute (httpcore
     1.x); where a later httpcore has moved it, the transport stays as it was."""
     pool = getattr(transport, "_pool", None)
     if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = AsyncioBackend()
+        pool._network_backend = SocketBackend()
     return transport
 
 

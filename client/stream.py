@@ -137,7 +137,7 @@ class ChatClient:
     def _client(
         self, endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None
     ) -> httpx.AsyncClient:
-        from .netio import on_asyncio, ssl_context  # imports httpcore: inside `without_h2`
+        from .netio import on_sockets, ssl_context  # imports httpcore: inside `without_h2`
 
         client = httpx.AsyncClient(
             base_url=endpoint.base_url,
@@ -157,9 +157,9 @@ class ChatClient:
         )
         if transport is None:
             # httpx's own transport (a transport passed in would turn off the
-            # proxies of HTTP_PROXY / HTTPS_PROXY), its sockets moved onto
-            # asyncio itself: cheaper reads (client/netio.py).
-            on_asyncio(client._transport)
+            # proxies of HTTP_PROXY / HTTPS_PROXY), its sockets read by a
+            # thread each: each read stamped, the loop woken less (client/netio.py).
+            on_sockets(client._transport)
         return client
 
     async def __aenter__(self) -> ChatClient:
@@ -248,6 +248,8 @@ class AnswerStream:
         self._events: Any = None  # the async generator of the one iteration
         self._response: httpx.Response | None = None
         self._socket: socket.socket | None = None
+        self._network: Any = None
+        """The connection's network stream: how long ago its last read arrived."""
         self._abort_requested = False
         self.http_version: str | None = None
         """"HTTP/1.1" or "HTTP/2", once the response has begun."""
@@ -453,8 +455,16 @@ class AnswerStream:
         elif name == "http2.send_request_headers.started":
             self._h2 = find_stream(self._client._http, info["request"], info["stream_id"])
 
+    def _read_arrived(self) -> None:
+        """A read came in: stamped with when its bytes arrived, which may be
+        well before the event loop took them (it is woken at most every
+        `WAKE_EVERY`, and may be busy drawing; client/netio.py)."""
+        age = getattr(self._network, "age", None)
+        self._meter.read_arrived(age() if age is not None else 0.0)
+
     def _take_socket(self, network_stream: Any) -> None:
         if network_stream is not None and not self.state.ended:
+            self._network = network_stream
             if self._shared(network_stream):
                 self._socket = None  # HTTP/2: other answers' connection too
                 return
@@ -513,7 +523,7 @@ class AnswerStream:
             response,
             wire.framing,
             limit=self._client.limits.event_bytes,
-            on_read=self._meter.read_arrived,
+            on_read=self._read_arrived,
         )
         if self._h2 is not None:
             stream = self._interruptible(stream)

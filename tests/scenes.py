@@ -113,7 +113,7 @@ class Schedule:
         # Each token at its own scheduled moment, however the reads batched
         # them (a loaded machine reads several at once): the same figures on
         # every run.
-        meter.read_arrived = lambda: None  # type: ignore[method-assign]
+        meter.read_arrived = lambda age=0.0: None  # type: ignore[method-assign]
         return meter
 
     def monotonic(self) -> float:

@@ -3,6 +3,8 @@ close to the demo server's schedule over a real socket, bounded in memory."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tokentide.client.demo import DemoServer
@@ -124,3 +126,24 @@ def test_tokens_of_one_read_share_its_gap():
     assert metrics.longest_stall_ms == pytest.approx(10.0)
     assert metrics.ttft_ms == pytest.approx(10.0)
     assert sum(tokens for _, tokens in meter.gaps()) == 98
+
+
+async def test_tokens_keep_their_arrival_times_while_the_event_loop_is_busy():
+    # A long render holds the event loop for 300 ms mid-answer; the tokens that
+    # came meanwhile (20 ms apart) are still 20 ms apart, not one stall of
+    # 300 ms and a burst: each read is stamped as it arrives (client/netio.py).
+    with DemoServer(tokens_per_second=50, ttft=0.1) as server:
+        async with ChatClient(demo_endpoint(server)) as client:
+            request = ChatRequest("demo", [Message("user", "hi")], max_tokens=40)
+            answer = client.stream(request)
+            async with answer:
+                seen = 0
+                async for event in answer:
+                    if isinstance(event, TextDelta):
+                        seen += 1
+                        if seen == 10:
+                            time.sleep(0.3)  # the loop is busy: nothing is read on it
+    metrics = answer.metrics()
+    assert metrics.tokens_received == 40
+    assert metrics.longest_stall_ms < 150, metrics
+    assert 15 <= metrics.itl_p50_ms <= 25, metrics

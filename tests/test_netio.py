@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 
 import httpcore
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import ApiError
 from tokentide.client.events import Message
-from tokentide.client.netio import HIGH_WATER, AsyncioBackend, ssl_context
+from tokentide.client.netio import HIGH_WATER, RECEIVE_AREA, SocketBackend, ssl_context
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import ChatClient, State
 
@@ -37,7 +38,7 @@ async def answer_of(client: ChatClient):
 
 def test_the_client_opens_its_sockets_on_asyncio():
     client = ChatClient(Endpoint("openai", "openai", "http://127.0.0.1:9/v1", "m"))
-    assert isinstance(client._http._transport._pool._network_backend, AsyncioBackend)
+    assert isinstance(client._http._transport._pool._network_backend, SocketBackend)
 
 
 async def test_a_plain_stream_in_small_pieces():
@@ -46,6 +47,23 @@ async def test_a_plain_stream_in_small_pieces():
         async with ChatClient(Endpoint("openai", "openai", server.base_url, "m")) as client:
             answer = await answer_of(client)
     assert answer.state is State.FINISHED
+    assert answer.message.text == SAID
+
+
+def readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "tokentide-socket" and t.is_alive()]
+
+
+async def test_each_connection_is_read_by_a_thread_that_ends_with_it():
+    before = len(readers())
+    with ReplayServer() as server:
+        server.reply(Canned(TEXT, chunk_size=5, hold=True))  # the connection stays open
+        async with ChatClient(Endpoint("openai", "openai", server.base_url, "m")) as client:
+            answer = client.stream(request())
+            async with answer:
+                async for _ in answer:
+                    assert len(readers()) == before + 1
+        assert len(readers()) == before  # the server holds on; closing stopped the reader
     assert answer.message.text == SAID
 
 
@@ -115,12 +133,12 @@ class Flood(LoopbackServer):
 
 async def test_a_slow_reader_stops_reading_the_socket_at_the_high_water_mark():
     with Flood() as server:
-        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.port, timeout=2)
+        stream = await SocketBackend().connect_tcp("127.0.0.1", server.port, timeout=2)
         received = bytearray(await stream.read(1, timeout=2))
         await asyncio.sleep(0.3)  # the server writes on; nobody reads
-        buffered = len(stream._protocol.buffer)
-        assert stream._protocol.paused
-        assert buffered <= HIGH_WATER + 65536 * 4
+        buffered = stream._reader.size
+        assert HIGH_WATER < buffered <= HIGH_WATER + RECEIVE_AREA  # then it stopped reading
+        assert server.sent < Flood.size  # and the server waits on TCP's window
         while chunk := await stream.read(1 << 20, timeout=2):
             received += chunk
         await stream.aclose()
@@ -130,7 +148,7 @@ async def test_a_slow_reader_stops_reading_the_socket_at_the_high_water_mark():
 
 async def test_a_refused_connection_is_a_connect_error():
     with pytest.raises(httpcore.ConnectError):
-        await AsyncioBackend().connect_tcp("127.0.0.1", 9, timeout=2)
+        await SocketBackend().connect_tcp("127.0.0.1", 9, timeout=2)
 
 
 def test_clients_share_their_tls_settings_one_per_http_version(monkeypatch):
