@@ -11,7 +11,7 @@ from tokentide.client.demo import DemoServer
 from tokentide.client.events import Message, TextDelta
 from tokentide.client.meter import ARRIVAL_BUCKETS, GAPS_KEPT, Arrivals, Meter
 from tokentide.client.request import ChatRequest
-from tokentide.client.stream import ChatClient
+from tokentide.client.stream import AnswerStream, ChatClient
 
 from .test_stream_demo import demo_endpoint
 
@@ -91,14 +91,24 @@ def test_gaps_are_sampled_past_the_cap_without_bias():
     assert abs(sum(1 for g in gaps.per_token if g > 0.02) / GAPS_KEPT - 0.5) < 0.02
 
 
-async def test_itl_matches_the_demo_servers_schedule():
-    with DemoServer(tokens_per_second=100, ttft=0.1) as server:
+async def streamed(rate: int, tokens: int, on_token=lambda seen: None) -> AnswerStream:
+    """An answer of `tokens` tokens from the demo server at `rate` tok/s;
+    `on_token` is called with the count after each text delta."""
+    with DemoServer(tokens_per_second=rate, ttft=0.1) as server:
         async with ChatClient(demo_endpoint(server)) as client:
-            request = ChatRequest("demo", [Message("user", "hi")], max_tokens=60)
+            request = ChatRequest("demo", [Message("user", "hi")], max_tokens=tokens)
             answer = client.stream(request)
             async with answer:
-                async for _ in answer:
-                    pass
+                seen = 0
+                async for event in answer:
+                    if isinstance(event, TextDelta):
+                        seen += 1
+                        on_token(seen)
+    return answer
+
+
+async def test_itl_matches_the_demo_servers_schedule():
+    answer = await streamed(100, 60)
     metrics = answer.metrics()
     assert metrics.tokens_received == 60
     assert 9 <= metrics.itl_p50_ms <= 11, metrics  # 10 ms a token, on a loaded machine too
@@ -132,17 +142,12 @@ async def test_tokens_keep_their_arrival_times_while_the_event_loop_is_busy():
     # A long render holds the event loop for 300 ms mid-answer; the tokens that
     # came meanwhile (20 ms apart) are still 20 ms apart, not one stall of
     # 300 ms and a burst: each read is stamped as it arrives (client/netio.py).
-    with DemoServer(tokens_per_second=50, ttft=0.1) as server:
-        async with ChatClient(demo_endpoint(server)) as client:
-            request = ChatRequest("demo", [Message("user", "hi")], max_tokens=40)
-            answer = client.stream(request)
-            async with answer:
-                seen = 0
-                async for event in answer:
-                    if isinstance(event, TextDelta):
-                        seen += 1
-                        if seen == 10:
-                            time.sleep(0.3)  # the loop is busy: nothing is read on it
+
+    def busy(seen: int) -> None:
+        if seen == 10:
+            time.sleep(0.3)  # the loop is busy: nothing is read on it
+
+    answer = await streamed(50, 40, busy)
     metrics = answer.metrics()
     assert metrics.tokens_received == 40
     assert metrics.longest_stall_ms < 150, metrics
