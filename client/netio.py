@@ -131,12 +131,15 @@ class _Reader:
                 self._waiter = None
 
     def close(self) -> None:
-        """Stop the thread: shut the socket down so a wait on it ends."""
+        """Stop the thread: shut the socket's reading down, so its wait on the
+        socket ends. Not its writing: a FIN sent first left the close without
+        the reset that unread bytes bring, and a server still writing to us
+        waited for its own close forever (seen in tests/test_limits.py)."""
         with self._lock:
             self.closed = True
             self._lock.notify()
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RD)
 
     # -- the thread's side ----------------------------------------------------
 
