@@ -71,12 +71,20 @@ def oneshot(text: str, width: int) -> list:
 
 
 def streamed(text: str, width: int, cuts: random.Random, longest: int) -> list:
+    """The text fed in random cuts. After each feed, a copy kept as the app's
+    view keeps its lines (those above the first changed line kept, the rest
+    taken again) must be the document's lines: a `first` too low costs only
+    time, one too high leaves a stale or misplaced line on screen."""
     document = LiveDocument(RENDERER, width)
+    shown: list = []
     at = 0
     while at < len(text):
         step = cuts.randint(1, longest)
+        before = document.height
         first = document.feed(text[at : at + step])
-        assert 0 <= first <= document.height
+        assert 0 <= first <= max(before, document.height)
+        shown[first:] = [document.line(y) for y in range(first, document.height)]
+        assert shown == document.lines, (at + step, first, text[: at + step][-40:])
         at += step
     document.finish()
     return document.lines

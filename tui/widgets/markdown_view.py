@@ -207,6 +207,7 @@ class MarkdownView(LaidOutOnce, Widget):
         height = document.height
         strips, sources = self._strips, self._lines
         drawn = len(strips)
+        first = min(first, drawn)  # lines past those drawn are all new
         lines = [document.line(y) for y in range(first, height)]
         # The open block is drawn again whole, but mostly only its last line
         # changes: lines that come out as they were are neither made into
