@@ -751,3 +751,58 @@ async def test_a_frame_that_draws_below_the_rows_grows_at_once_even_with_a_growt
         view._frame()
         assert view._growth_due is None
         assert view._shown > rows
+
+
+async def test_the_status_line_is_redrawn_with_the_answers_frames(server, monkeypatch):
+    """While the answer's frames come, the status line is redrawn in them, not
+    on its own clock: each redraw of its own was a screen update of its own
+    (37 in a 20 s answer). It still shows the answer going on."""
+    from tokentide.tui.widgets.status_line import StatusLine
+
+    in_frame = [False]
+    draws: list[bool] = []
+    frame, draw = MarkdownView._frame, StatusLine._draw
+
+    def framed(view: MarkdownView) -> None:
+        in_frame[0] = True
+        try:
+            frame(view)
+        finally:
+            in_frame[0] = False
+
+    def drawn(line: StatusLine) -> None:
+        if line._metrics_of is not None:
+            draws.append(in_frame[0])
+        draw(line)
+
+    monkeypatch.setattr(MarkdownView, "_frame", framed)
+    monkeypatch.setattr(StatusLine, "_draw", drawn)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        server.tokens_per_second = 200
+        server.script(" ".join(f"word{n}" for n in range(400)))
+        await send(pilot, "go")
+        await server.await_for(lambda r: r.tokens_sent >= 300)
+        await pilot.pause(0.6)  # a redraw at least after the 300th token
+        streaming, shown = list(draws), str(app.screen.status.content)
+        assert len(streaming) >= 3, streaming  # 1.5 s of answer: three redraws at least
+        # The first is the start's (no frame yet); the rest rode on frames.
+        assert all(streaming[1:]), streaming
+        counted = re.search(r"~(\d+) tokens", shown)
+        assert counted and int(counted.group(1)) >= 250, shown
+
+
+async def test_the_prompt_boxs_cursor_holds_still_while_an_answer_streams(server):
+    """Each blink is a screen update of its own; while an answer streams the
+    cursor stays shown, and blinks again once the answer is done."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        composer = app.screen.query_one(Composer)
+        assert composer.cursor_blink
+        server.tokens_per_second = 100
+        server.script(" ".join(f"word{n}" for n in range(100)))
+        await send(pilot, "go")
+        await until(pilot, lambda: app.screen.streaming, "the answer to start")
+        assert not composer.cursor_blink
+        await wait_idle(pilot)
+        assert composer.cursor_blink

@@ -469,7 +469,7 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             view.push(TextDelta(plan.continues))
         self.conversation.follow()
         self._hide_hint()
-        view.start(lambda: turn.message)
+        view.start(lambda: turn.message, on_frame=status.frame)
         status.streaming(turn.metrics)
         if recording is not None and not self._stopping:
             await recording.prompt(prompt)  # committed before the request is sent
@@ -908,6 +908,10 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         self._show_choices()
 
     async def watch_streaming(self, streaming: bool) -> None:
+        # The prompt box's cursor holds still while an answer streams: each
+        # blink is a screen update of its own, 36 in a 20 s answer.
+        for composer in self.query(Composer):  # none while the screen is torn down
+            composer.cursor_blink = not streaming
         if not streaming:
             await self._close_retired()
 

@@ -117,9 +117,13 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
 
     # -- while streaming ---------------------------------------------------
 
-    def start(self, message_of: Callable[[], Message]) -> None:
-        """Stream an answer; `message_of` gives it as folded so far (read at redraw)."""
+    def start(
+        self, message_of: Callable[[], Message], on_frame: Callable[[], None] | None = None
+    ) -> None:
+        """Stream an answer; `message_of` gives it as folded so far (read at
+        redraw); `on_frame` is called at each frame of its text."""
         self._message_of = message_of
+        self.markdown.on_frame = on_frame
 
     def push(self, event: StreamEvent) -> None:
         """The turn's sink: queue, never render here."""

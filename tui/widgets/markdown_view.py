@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -104,6 +105,9 @@ class MarkdownView(LaidOutOnce, Widget):
         """`rich_style`, which walks every ancestor's styles: kept until they change."""
         self._holding = False
         """Full garbage collections are held off while this answer streams."""
+        self.on_frame: Callable[[], None] | None = None
+        """Called at each frame, so what else changes with the answer (the
+        status line) reaches the screen in the frame's update, not one of its own."""
 
     # -- the text --------------------------------------------------------------
 
@@ -191,6 +195,8 @@ class MarkdownView(LaidOutOnce, Widget):
         started = time.monotonic()
         first = document.feed(self._take())
         self._redraw(first)
+        if self.on_frame is not None:
+            self.on_frame()
         spent = time.monotonic() - started
         # Rest after a costly frame, but not so long that the screen looks
         # frozen (under 0.1 s) unless the frame itself was that slow.
