@@ -7,7 +7,7 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import on
 from textual.app import App
@@ -16,15 +16,17 @@ from textual.command import CommandPalette
 
 from tokentide.client.config import Settings
 
-from . import clipboard
 from .garbage import after_start
+from .params import Params
 from .report import note
 from .safe_text import one_line, terminal_safe
 from .screens.app_commands import AppCommands
 from .screens.chat import ChatScreen
 from .signals import TERMINATING, Interruption
 from .theming import Preview
-from .turn import Params
+
+if TYPE_CHECKING:
+    from . import clipboard
 
 
 class TokentideApp(App[int]):
@@ -178,6 +180,8 @@ class TokentideApp(App[int]):
         the system clipboard when there is a tool for it and the app is not
         running over SSH, else through the terminal (OSC 52); the notice says
         where, and what (`what`, the first line, the size)."""
+        from . import clipboard
+
         route = clipboard.route()
         if route.command is None:
             super().copy_to_clipboard(text)
@@ -188,6 +192,8 @@ class TokentideApp(App[int]):
 
     async def _copy_with(self, route: clipboard.Route, text: str, what: str) -> None:
         """The tool runs in a thread (it may be slow to start); if it fails, OSC 52."""
+        from . import clipboard
+
         assert route.command is not None
         error = await asyncio.to_thread(clipboard.run, route.command, text)
         if error is None:

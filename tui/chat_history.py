@@ -12,16 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tokentide.client.config import Settings
-from tokentide.client.events import Message, ToolCall
-from tokentide.client.meter import Arrivals, Expectation, Metrics, TokensSaved
-
-from .branches import Answer, Branches, Plan, Prompt, prune, unanswered
-from .turn import Outcome, Params, PastTurn
-
 if TYPE_CHECKING:
+    from tokentide.client.config import Settings
+    from tokentide.client.events import ToolCall
+    from tokentide.client.meter import Metrics
+
+    from .branches import Answer, Branches, Plan, Prompt
+    from .params import Params
     from .recorder import Recording
     from .store import ConversationChoice, ConversationRow, MessageRow, Store
+    from .turn import PastTurn
 
 SHOWN = 10
 """Exchanges drawn when a conversation opens, and again at each Ctrl+U: a
@@ -48,8 +48,21 @@ class ChatHistory:
         """The open conversation; None until the first prompt of a new chat."""
         self.choice: ConversationChoice | None = None
         """The model and system prompt in use: a new conversation is stored with them."""
-        self.tree = Branches()
-        """The open conversation's prompts and answers, alternatives included."""
+        self._tree: Branches | None = None
+
+    @property
+    def tree(self) -> Branches:
+        """The open conversation's prompts and answers, alternatives included
+        (made when first read: tui/branches.py is not imported before the first frame)."""
+        if self._tree is None:
+            from .branches import Branches
+
+            self._tree = Branches()
+        return self._tree
+
+    @tree.setter
+    def tree(self, tree: Branches) -> None:
+        self._tree = tree
 
     def open(self) -> None:
         """After the app's first frame: the store is not imported before it."""
@@ -116,7 +129,7 @@ class ChatHistory:
 
     def new_chat(self) -> None:
         self.conversation_id = None
-        self.tree = Branches()
+        self._tree = None
 
     def choose(self, node: Prompt | Answer) -> None:
         """Keep a switch of alternatives: reopened, the conversation shows the
@@ -188,6 +201,8 @@ class ChatHistory:
 
 def shown(path: list[Answer]) -> list[PastAnswer]:
     """The path's answers as the screen draws them."""
+    from .turn import PastTurn
+
     past = []
     for answer in path:
         turn = answer.turn
@@ -202,6 +217,8 @@ def tree_of(rows: list[MessageRow]) -> Branches:
     """The stored rows (in id order, so a parent comes before what follows it)
     as a tree. A prompt whose answer never started gets an empty one, which
     carries what followed it; a row whose parent is missing starts the tree."""
+    from .branches import Answer, Branches, Prompt, prune, unanswered
+
     tree = Branches()
     by_id = {row.id: row for row in rows}
     prompts: dict[int, Prompt] = {}
@@ -241,6 +258,10 @@ def tree_of(rows: list[MessageRow]) -> Branches:
 
 
 def _exchange(prompt: MessageRow | None, answer: MessageRow | None) -> PastAnswer:
+    from tokentide.client.events import Message
+
+    from .turn import Outcome, PastTurn
+
     asked = Message("user", prompt.text if prompt else "")
     if answer is None:
         return PastAnswer(PastTurn(asked, Message("assistant"), Outcome.FAILED), None, False)
@@ -267,6 +288,8 @@ def _exchange(prompt: MessageRow | None, answer: MessageRow | None) -> PastAnswe
 
 
 def _tool_call(index: int, call: dict) -> ToolCall:
+    from tokentide.client.events import ToolCall
+
     return ToolCall(
         index=index,
         id=call.get("id"),
@@ -278,6 +301,8 @@ def _tool_call(index: int, call: dict) -> ToolCall:
 
 
 def _metrics(row: MessageRow) -> Metrics:
+    from tokentide.client.meter import Arrivals, Expectation, Metrics, TokensSaved
+
     saved = None
     if row.outcome == "stopped" and row.tokens_saved is not None:
         expected = Expectation(row.expected_tokens or 0, row.saved_method or "an estimate")

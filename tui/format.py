@@ -5,8 +5,11 @@ Estimates carry a `~`; what was measured or reported does not.
 
 from __future__ import annotations
 
-from tokentide.client.events import Message
-from tokentide.client.meter import Metrics
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokentide.client.events import Message
+    from tokentide.client.meter import Metrics
 
 
 def ms(value: float | None) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tokentide.client.events import Message
-from tokentide.client.meter import Metrics
+if TYPE_CHECKING:
+    from tokentide.client.events import Message
+    from tokentide.client.meter import Metrics
 
 from .format import count
 

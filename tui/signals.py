@@ -21,13 +21,16 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from tokentide.client.events import Message
-from tokentide.client.meter import Metrics
+from typing import TYPE_CHECKING
 
 from .exit_codes import ExitCode
 from .format import count
-from .turn import Outcome
+
+if TYPE_CHECKING:
+    from tokentide.client.events import Message
+    from tokentide.client.meter import Metrics
+
+    from .turn import Outcome
 
 TERMINATING: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)
 """The signals that end tokentide the orderly way (SIGINT is the user's Ctrl-C: a stop)."""
@@ -64,6 +67,8 @@ class Interruption:
         interrupted, and its error says by what, for `history show` and
         `--json`. Any other ending (finished, failed) is left as it is.
         """
+        from .turn import Outcome
+
         if self.signum is None or outcome is not Outcome.STOPPED:
             return outcome
         message.interrupted, message.cancelled = True, False  # not the user's stop

@@ -22,8 +22,6 @@ from tokentide import themes
 from tokentide.client.config import Settings, config_path
 from tokentide.client.errors import ConfigError
 
-from .config_file import set_top_key
-
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -51,6 +49,8 @@ def starting_theme(settings: Settings, option: str | None) -> tuple[str, str | N
 def remember(app: App, name: str) -> None:
     """Write the picked theme to the config file; a file that cannot take it
     (unreadable, not valid TOML) gets one notice, and the theme still applies."""
+    from .config_file import set_top_key
+
     try:
         set_top_key(config_path(), "theme", name)
     except ConfigError as exc:

@@ -34,7 +34,9 @@ from tokentide.client.errors import ApiError
 from tokentide.client.events import Message, StreamEvent
 from tokentide.client.lifecycle import State
 from tokentide.client.meter import Expectation, Metrics, expectation
-from tokentide.client.request import ChatRequest, OutputSchema, Thinking, Tool
+from tokentide.client.request import ChatRequest
+
+from .params import Params
 
 if TYPE_CHECKING:
     from tokentide.client.stream import ChatClient
@@ -62,18 +64,6 @@ _OUTCOMES = {
     State.FAILED: Outcome.FAILED,
     State.CUT_OFF: Outcome.INTERRUPTED,
 }
-
-
-@dataclass(frozen=True)
-class Params:
-    """What a user can set for one request besides the conversation."""
-
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stream: bool = True
-    tools: tuple[Tool, ...] = ()
-    output_schema: OutputSchema | None = None
-    thinking: Thinking | None = None
 
 
 class Exchange(Protocol):
@@ -104,6 +94,10 @@ def _ignore(*_: object) -> None:
     pass
 
 
+NO_PARAMS = Params()
+"""Every setting left to the provider (a frozen dataclass: one serves every turn)."""
+
+
 class Turn:
     """A prompt and its answer, from the request to the one `on_done`."""
 
@@ -114,7 +108,7 @@ class Turn:
         prompt: str,
         *,
         history: Sequence[Exchange] = (),
-        params: Params = Params(),
+        params: Params = NO_PARAMS,
         history_tokens: int | None = None,
         sink: Sink = _ignore,
         on_done: OnDone = _ignore,

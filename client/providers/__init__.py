@@ -9,9 +9,23 @@ imports a parser (nor breaks because one is being rewritten).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import EventParser, HttpRequest, WireFormat
+
+if TYPE_CHECKING:
+    from .base import EventParser, HttpRequest, WireFormat
+
+
+def __getattr__(name: str) -> Any:
+    """The contract's names (`EventParser`, ...) loaded on first use: `WIRES`
+    (read by config.py on every start) needs none of them."""
+    if name in ("EventParser", "HttpRequest", "WireFormat"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "IMPLEMENTED_WIRES",

@@ -19,21 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
 
-from ..branches import ANSWER, PROMPT, Answer, Plan
-from ..chat_history import shown
 from ..safe_text import safe_text
-from ..turn import CONTINUE_PROMPT, Outcome, can_continue_in_place
-from ..widgets.alternatives import Alternatives, label
-from ..widgets.assistant_message import AssistantMessage
-from ..widgets.user_message import UserMessage
 
 if TYPE_CHECKING:
+    from ..branches import Answer, Plan
     from ..chat_history import ChatHistory, PastAnswer
     from ..turn import Exchange, Params
+    from ..widgets.assistant_message import AssistantMessage
     from ..widgets.composer import Composer
     from ..widgets.conversation import Conversation
+    from ..widgets.user_message import UserMessage
 
-Drawn = UserMessage | AssistantMessage
+if TYPE_CHECKING:
+    Drawn = UserMessage | AssistantMessage
 
 EDITING = "editing a prompt · Enter sends it as a new branch · Esc cancels"
 """The composer's title while a prompt is edited."""
@@ -70,6 +68,9 @@ class BranchActions:
 
     def exchange_of(self, widget: Widget) -> int | None:
         """The path index of a drawn prompt or answer."""
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         if not isinstance(widget, UserMessage | AssistantMessage):
             return None
         kind = type(widget)
@@ -96,6 +97,9 @@ class BranchActions:
 
     def branch_can(self, widget: Widget, action: str) -> bool:
         """Whether regenerate, edit or continue applies to `widget` now."""
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         if self.streaming:
             return False
         index = self.exchange_of(widget)
@@ -112,6 +116,9 @@ class BranchActions:
 
     def alternatives_at(self, widget: Widget | None) -> int:
         """How many alternatives the focused message has (0: it is not one)."""
+        from ..branches import ANSWER, PROMPT
+        from ..widgets.assistant_message import AssistantMessage
+
         if widget is None or (index := self.exchange_of(widget)) is None:
             return 0
         level = ANSWER if isinstance(widget, AssistantMessage) else PROMPT
@@ -163,6 +170,8 @@ class BranchActions:
         """The rest of a stopped or cut-off answer: in place where the provider
         continues a prefill (the answer reads as one, stored as a new
         alternative that holds all of it), else with a visible turn."""
+        from ..turn import CONTINUE_PROMPT, can_continue_in_place
+
         answer = self._answer(index)
         if answer is None or self.streaming or answer.turn is None:
             return
@@ -176,6 +185,10 @@ class BranchActions:
     async def action_alternative(self, step: int) -> None:
         """← / → on a focused message with alternatives: the previous or next
         one, and the conversation below it as it was on that branch."""
+        from ..branches import ANSWER, PROMPT
+        from ..chat_history import shown
+        from ..widgets.assistant_message import AssistantMessage
+
         widget = self.focused
         if widget is None or self.streaming or (index := self.exchange_of(widget)) is None:
             return
@@ -200,6 +213,8 @@ class BranchActions:
         """Remove the exchange at `index` and everything below it (its answer
         only, with `keep_prompt`): the new answer or branch is drawn there.
         Nothing, for an exchange not drawn (a new prompt's)."""
+        from ..widgets.user_message import UserMessage
+
         prompt = self._drawn(index, UserMessage)
         if prompt is None:
             return
@@ -220,6 +235,10 @@ class BranchActions:
 
     def show_alternatives(self) -> None:
         """`‹ 2/3 ›` under each drawn answer and prompt that has alternatives."""
+        from ..branches import ANSWER, PROMPT
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         tree = self.history.tree
         prompts = [c for c in self.conversation.children if isinstance(c, UserMessage)]
         views = [c for c in self.conversation.children if isinstance(c, AssistantMessage)]
@@ -232,6 +251,8 @@ class BranchActions:
 def continuable(answer: Answer) -> bool:
     """A stopped or cut-off answer (by the user, the connection, or the token
     limit) with some text to go on from."""
+    from ..turn import Outcome
+
     turn = answer.turn
     if turn is None or not turn.message.text.strip():
         return False
@@ -241,6 +262,8 @@ def continuable(answer: Answer) -> bool:
 
 
 def _mark_answer(view: AssistantMessage, which: int, count: int) -> None:
+    from ..widgets.alternatives import Alternatives
+
     found = view.query(Alternatives)
     if count < 2:
         found.remove()
@@ -252,6 +275,8 @@ def _mark_answer(view: AssistantMessage, which: int, count: int) -> None:
 
 def _mark_prompt(prompt: UserMessage, which: int, count: int) -> None:
     """A prompt is one Static: the switcher is a dim last line of it."""
+    from ..widgets.alternatives import label
+
     line = label(which, count) if count > 1 else None
     if getattr(prompt, "alternatives", None) == line:
         return

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ..widgets.assistant_message import AssistantMessage
-from ..widgets.user_message import UserMessage
 from .listed_commands import Command, ListedCommands
 
 if TYPE_CHECKING:
@@ -20,6 +18,9 @@ class BranchCommands(ListedCommands):
     """Built from the conversation as it is when the palette opens."""
 
     def commands(self) -> Iterator[Command]:
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         screen: ChatScreen = self.screen  # type: ignore[assignment]
         focused = screen.focused
         answer = focused if isinstance(focused, AssistantMessage) else None

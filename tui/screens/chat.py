@@ -27,25 +27,18 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
 
-from tokentide.client.config import Endpoint, Settings
-from tokentide.client.events import Message, Retrying, StreamEvent, TextDelta
-from tokentide.client.meter import Metrics
-
 from ..chat_history import SHOWN, ChatHistory, PastAnswer
 from ..choices import Choices, SystemPrompt, restore_failure
 from ..garbage import settle_garbage
+from ..params import Params
 from ..session import SessionTotals
 from ..signals import Interruption
-from ..turn import Outcome, Params, Turn
-from ..widgets.assistant_message import AssistantMessage
 from ..widgets.composer import Composer
 from ..widgets.conversation import Conversation
 from ..widgets.earlier_hint import EarlierHint
-from ..widgets.error_block import ErrorBlock
 from ..widgets.new_output_hint import NewOutputHint
 from ..widgets.race_bar import RaceBar
 from ..widgets.status_line import StatusLine
-from ..widgets.user_message import UserMessage
 from .branch_actions import BranchActions
 from .branch_commands import BranchCommands
 from .chat_commands import ModelCommands
@@ -54,12 +47,18 @@ from .copy_commands import CopyCommands
 from .race_actions import RaceActions
 
 if TYPE_CHECKING:
+    from tokentide.client.config import Endpoint, Settings
+    from tokentide.client.events import Message, StreamEvent
+    from tokentide.client.meter import Metrics
     from tokentide.client.stream import ChatClient
 
     from ..branches import Plan
     from ..recorder import Recording
+    from ..turn import Outcome, Turn
+    from ..widgets.assistant_message import AssistantMessage
     from ..widgets.history_panel import HistoryPanel
     from ..widgets.message_actions import MessageAction
+    from ..widgets.user_message import UserMessage
     from .model_picker import ModelChoice, ModelPicker
 
 PickerT = TypeVar("PickerT", bound="ModelPicker")
@@ -68,8 +67,12 @@ PickerT = TypeVar("PickerT", bound="ModelPicker")
 def _first_answer_modules() -> None:
     """What the first answer needs and the first frame does not: imported
     after the first frame, in a thread, not with this module."""
-    from .. import recorder  # noqa: F401
-    from ..widgets import markdown_view  # noqa: F401
+    from .. import recorder, turn  # noqa: F401
+    from ..widgets import (  # noqa: F401
+        assistant_message,
+        markdown_view,
+        user_message,
+    )
 
 
 @dataclass
@@ -300,6 +303,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     @property
     def failed_prompt(self) -> str | None:
         """The prompt of the last turn, if it failed: what Ctrl+R sends again."""
+        from ..turn import Outcome
+
         if self.turns and self.turns[-1].outcome is Outcome.FAILED:
             return self.turns[-1].prompt.text
         return None
@@ -413,6 +418,12 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     async def send(self, prompt: str, plan: Plan | None = None) -> None:
         """Send `prompt` after the last answer (or in place of the prompt being
         edited); `plan` places it elsewhere (regenerate, continue)."""
+        from tokentide.client.events import Retrying, TextDelta
+
+        from ..turn import Turn
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         self._open_history()
         plan = plan or self.plan_prompt(prompt)
         params = self.params
@@ -531,6 +542,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
     async def coloured(self) -> None:
         """Until every answer's big streamed blocks are drawn whole (after
         `settle`: the chat does not wait for it, only the colours change)."""
+        from ..widgets.assistant_message import AssistantMessage
+
         for view in self.query(AssistantMessage):
             await view.markdown.settled()
 
@@ -543,6 +556,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         outcome: Outcome,
     ) -> None:
         """The turn's `on_done`: footer, error block, totals."""
+        from ..turn import Outcome
+        from ..widgets.error_block import ErrorBlock
+
         view.finish(message, metrics)
         if outcome is Outcome.FAILED and message.error:
             self.conversation.mount(ErrorBlock(message.error))
@@ -633,7 +649,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def _messages(self) -> list[UserMessage | AssistantMessage]:
         """The messages on screen, top to bottom (an answer that never started is hidden)."""
+        from ..widgets.assistant_message import AssistantMessage
         from ..widgets.race_view import RaceView
+        from ..widgets.user_message import UserMessage
 
         return [
             child
@@ -689,6 +707,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         letter typed goes to the prompt). Regenerate, edit and continue are
         hooks for features to come: each says True here once it is built and
         handled in `_message_action`."""
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         if action == "copy":
             return isinstance(widget, UserMessage | AssistantMessage)
         if action == "copy_code":
@@ -698,6 +719,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         return self.branch_can(widget, action)  # regenerate, edit, continue
 
     async def on_message_action(self, event: MessageAction) -> None:
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         widget = event.widget
         if event.action == "copy" and isinstance(widget, UserMessage | AssistantMessage):
             self.copy_message(widget)
@@ -722,12 +746,17 @@ class ChatScreen(RaceActions, BranchActions, Screen):
 
     def copy_target(self) -> UserMessage | AssistantMessage | None:
         """The focused message, else the last answer: what the palette copies."""
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         if isinstance(self.focused, UserMessage | AssistantMessage):
             return self.focused
         answers = [m for m in self._messages() if isinstance(m, AssistantMessage)]
         return answers[-1] if answers else None
 
     def copy_message(self, widget: UserMessage | AssistantMessage) -> None:
+        from ..widgets.user_message import UserMessage
+
         what = "Prompt" if isinstance(widget, UserMessage) else "Answer"
         self.app.copy_to_clipboard(widget.copy_text(), what=what)  # type: ignore[call-arg]
 
@@ -807,6 +836,9 @@ class ChatScreen(RaceActions, BranchActions, Screen):
         await self._restore_choices(conversation_id)
 
     async def _draw_past(self, past: list[PastAnswer], *, after: Widget | None = None) -> None:
+        from ..widgets.assistant_message import AssistantMessage
+        from ..widgets.user_message import UserMessage
+
         widgets: list[Widget] = []
         views = []
         for exchange in past:

@@ -10,7 +10,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..safe_text import one_line
-from ..widgets.user_message import UserMessage
 from .listed_commands import Command, ListedCommands
 
 if TYPE_CHECKING:
@@ -21,6 +20,8 @@ class CopyCommands(ListedCommands):
     """Built from the conversation as it is when the palette opens."""
 
     def commands(self) -> Iterator[Command]:
+        from ..widgets.user_message import UserMessage
+
         screen: ChatScreen = self.screen  # type: ignore[assignment]
         target = screen.copy_target()
         if target is None:

@@ -31,15 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
 
-from ..branches import Answer, Plan, prune
 from ..safe_text import one_line
-from ..turn import Outcome
-from ..widgets.assistant_message import AssistantMessage
 from ..widgets.race_bar import RaceBar
 
 if TYPE_CHECKING:
     from tokentide.client.config import Endpoint
 
+    from ..branches import Plan
     from ..chat_history import ChatHistory
     from ..choices import Choices
     from ..prices import Cost
@@ -154,7 +152,9 @@ class RaceActions:
         """`prompt` to every model of race mode at once, each in its lane."""
         from tokentide.client.lanes import Lane, LaneSpec
 
+        from ..branches import Answer
         from ..race import Race
+        from ..turn import Outcome
         from ..widgets.race_view import RaceView
         from ..widgets.user_message import UserMessage
 
@@ -233,6 +233,8 @@ class RaceActions:
     ) -> None:
         """Every lane has ended: the first finished lane is the reply until one
         is kept (the runner chose it in the history too)."""
+        from ..branches import prune
+
         winner = race.winner() or race.lanes[0]
         for racer, plan in zip(race.lanes, plans, strict=True):
             plan.answer.metrics = racer.metrics()
@@ -289,6 +291,10 @@ class RaceActions:
 
     async def keep_lane(self, number: int) -> bool:
         """Lane `number`'s answer (from 1) becomes the conversation's reply."""
+        from ..branches import prune
+        from ..turn import Outcome
+        from ..widgets.assistant_message import AssistantMessage
+
         over = self.race_over
         if over is None or not over.view.is_attached:
             self.race_over = None
@@ -324,6 +330,8 @@ class RaceActions:
 
     async def keep_first_finished(self) -> None:
         """A prompt sent with a race not kept: the first lane that finished is kept."""
+        from ..turn import Outcome
+
         over = self.race_over
         if over is None:
             return

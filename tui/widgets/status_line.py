@@ -6,12 +6,14 @@ import math
 import time
 from collections.abc import Callable
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from textual.timer import Timer
 from textual.widgets import Static
 
-from tokentide.client.events import Retrying
-from tokentide.client.meter import Metrics
+if TYPE_CHECKING:
+    from tokentide.client.events import Retrying
+    from tokentide.client.meter import Metrics
 
 from .. import format as fmt
 
