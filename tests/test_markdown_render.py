@@ -121,6 +121,24 @@ def test_every_character_of_the_text_is_on_screen():
     assert "**" not in shown and "```" not in shown
 
 
+def test_a_streaming_list_draws_only_its_changed_item_again(monkeypatch):
+    """An open list is drawn again each frame; its finished items are kept,
+    and what comes out is what a fresh renderer draws, also when a blank
+    line makes the list loose or a number gets a digit more."""
+    renderer = BlockRenderer()
+    items = "".join(f"{n}. item {n} with *some* words, wrapped at forty\n" for n in range(1, 9))
+    renderer.block(Block(items), 40)
+    drawn: list = []
+    tokens = renderer._tokens
+    monkeypatch.setattr(renderer, "_tokens", lambda t, w: drawn.append(t) or tokens(t, w))
+    grown = items + "9. item nine is"
+    assert renderer.block(Block(grown), 40) == BlockRenderer().block(Block(grown), 40)
+    assert len(drawn) == 2  # the list, and its last item: the eight before it were kept
+    ten = items + "9. nine\n10. ten"  # the numbers a column wider: every item again
+    for text in (ten, items + "\n9. loose now", "- a\n- b\n  - c\n- d"):
+        assert renderer.block(Block(text), 40) == BlockRenderer().block(Block(text), 40)
+
+
 def test_finished_blocks_are_kept_and_an_open_fence_grows_by_lines():
     document = LiveDocument(RENDERER, 60)
     document.feed("# A\n\nsome text\n\n```python\n")

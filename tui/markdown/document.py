@@ -244,6 +244,7 @@ class LiveDocument:
         if self._frozen:
             self._frozen.append([])
         self._frozen.extend(part.lines)
+        self.renderer.forget_items()  # kept for the open block only
 
     def _unlexed(self, block: Block) -> str | None:
         """The fence's language if it must not wait for its lexer, which is not built yet."""
