@@ -255,6 +255,11 @@ class Settings:
         asks the server which it serves before anything is sent."""
         return bool(self.endpoint.model)
 
+    def needs_settling(self, *, need_model: bool = True) -> bool:
+        """Whether `client.discovery.settle` has anything to do: no import, no
+        I/O, so a configured start pays two attribute reads for it."""
+        return self.unconfigured or (need_model and not self.model_known)
+
 
 @dataclass(frozen=True)
 class ConfiguredProvider:

@@ -2,7 +2,7 @@
 
 `config.resolve` never touches the network: it runs at every start and in
 tests. Two things it can only leave open, and the commands settle them here
-before anything is sent (`needs_settling`, then `settle`):
+before anything is sent (`Settings.needs_settling`, then `settle`):
 
 - A base URL given without a model (`Settings.model_known` is false). The
   built-in provider's default model would go to whatever server is there: a
@@ -15,8 +15,8 @@ before anything is sent (`needs_settling`, then `settle`):
   there, all at once, `PROBE_SECONDS` in all: a closed port refuses in
   microseconds, but a firewalled one would hang until the deadline.
 
-A configured start (the usual one) pays nothing: `needs_settling` is two
-attribute reads, and this module imports httpx and h11 only when it asks.
+A configured start (the usual one) pays nothing: it does not import this
+module, which imports httpx and h11 only when it asks.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ __all__ = [
     "PROBE_SECONDS",
     "Found",
     "LocalServer",
-    "needs_settling",
     "probe",
     "settle",
     "settle_model",
@@ -96,11 +95,6 @@ LOCAL_SERVERS: tuple[LocalServer, ...] = (
 class Found:
     server: LocalServer
     models: tuple[str, ...]
-
-
-def needs_settling(settings: Settings, *, need_model: bool = True) -> bool:
-    """Whether `settle` has anything to do (cheap: no import, no I/O)."""
-    return settings.unconfigured or (need_model and not settings.model_known)
 
 
 async def settle(

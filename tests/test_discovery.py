@@ -26,7 +26,6 @@ from tokentide.client.discovery import (
     LOOPBACK,
     PROBE_SECONDS,
     LocalServer,
-    needs_settling,
     probe,
     settle,
 )
@@ -139,7 +138,7 @@ async def test_nothing_configured_and_a_local_server_with_one_model(tmp_path):
     assert (endpoint.name, endpoint.wire, endpoint.model) == ("ollama", "ollama", "llama3.2")
     assert endpoint.base_url == f"http://127.0.0.1:{server.port}" and not endpoint.demo
     assert settled.notice == f"found Ollama on 127.0.0.1:{server.port} (1 model): using llama3.2"
-    assert not settled.unconfigured and not needs_settling(settled)
+    assert not settled.unconfigured and not settled.needs_settling()
 
 
 async def test_several_models_use_the_first_and_name_the_others(tmp_path, demo):
@@ -198,7 +197,7 @@ async def test_anything_configured_is_never_probed(tmp_path, demo):
         resolve(provider="demo", env={}, path=tmp_path / "none.toml"),
         resolve(base_url=demo.base_url, model="demo", env={}, path=tmp_path / "none.toml"),
     ):
-        assert not settings.unconfigured and not needs_settling(settings)
+        assert not settings.unconfigured and not settings.needs_settling()
         assert await settle(settings, servers=servers, env={}) is settings
     assert demo.requests == []
 
@@ -227,7 +226,7 @@ def test_a_base_url_without_a_model_leaves_the_model_unknown(tmp_path):
     none = tmp_path / "none.toml"
     settings = resolve(base_url="http://127.0.0.1:8080/v1", env={}, path=none)
     assert settings.endpoint.model == "" and not settings.model_known
-    assert needs_settling(settings) and not needs_settling(settings, need_model=False)
+    assert settings.needs_settling() and not settings.needs_settling(need_model=False)
     # A model from anywhere is known; the built-in default only at its own URLs.
     assert resolve(base_url="http://h/v1", env={"TOKENTIDE_MODEL": "m"}, path=none).model_known
     assert resolve(env={"OPENAI_API_KEY": "sk-0123456789"}, path=none).endpoint.model == (

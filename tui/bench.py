@@ -330,13 +330,13 @@ async def _settled(lanes: Sequence[Lane]) -> list[Lane]:
     """Each lane with nothing left open (a base URL's only model, a local
     server when nothing is configured), asked before any run; its notices
     and config warnings once each on stderr."""
-    from tokentide.client.discovery import needs_settling, settle
+    from tokentide.client.discovery import settle
 
     settled = []
     said: set[str] = set()
     for lane in lanes:
         settings = lane.settings
-        if needs_settling(settings):
+        if settings.needs_settling():
             try:
                 settings = await settle(settings)
             except (ConfigError, ApiError) as exc:

@@ -56,7 +56,7 @@ def settle(settings: Settings, debug: bool, need_model: bool) -> Settings:
     """What the settings leave open, asked of the network before anything is
     sent or drawn: a base URL's model, or a local server when nothing is
     configured. A configured start imports and sends nothing here."""
-    if not (settings.unconfigured or (need_model and not settings.model_known)):
+    if not settings.needs_settling(need_model=need_model):
         return settings
     import asyncio
 
