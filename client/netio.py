@@ -264,11 +264,7 @@ class SocketStream(httpcore.AsyncNetworkStream):
                 return b""  # closed, with or without close_notify: h11 knows if the body ended
             except ssl.SSLError as exc:
                 raise httpcore.ReadError(str(exc)) from exc
-            await self._flush(timeout)  # a TLS 1.3 key update may want an answer
-            data = await self._raw(RECEIVE_AREA, timeout)
-            if data:
-                self._incoming.write(data)
-            else:
+            if not await self._pull(timeout):  # a TLS 1.3 key update may want an answer
                 self._incoming.write_eof()
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -282,6 +278,14 @@ class SocketStream(httpcore.AsyncNetworkStream):
             await self._flush(timeout)
         else:
             await self._send(buffer, timeout)
+
+    async def _pull(self, timeout: float | None) -> bool:
+        """Send what TLS has to say, then hand it the next bytes read; False at the end."""
+        await self._flush(timeout)
+        data = await self._raw(RECEIVE_AREA, timeout)
+        if data:
+            self._incoming.write(data)
+        return bool(data)
 
     async def _flush(self, timeout: float | None) -> None:
         if data := self._outgoing.read():
@@ -325,11 +329,8 @@ class SocketStream(httpcore.AsyncNetworkStream):
                         break
                     except ssl.SSLWantReadError:
                         pass
-                    await self._flush(None)
-                    data = await self._raw(RECEIVE_AREA, None)
-                    if not data:
+                    if not await self._pull(None):
                         raise ConnectionError("the connection closed during the TLS handshake")
-                    self._incoming.write(data)
                 await self._flush(None)
         except TimeoutError as exc:
             await self.aclose()
