@@ -137,7 +137,7 @@ class ChatClient:
     def _client(
         self, endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None
     ) -> httpx.AsyncClient:
-        from .netio import on_sockets, ssl_context  # imports httpcore: inside `without_h2`
+        from .netio import on_sockets, tls_settings  # imports httpcore: inside `without_h2`
 
         client = httpx.AsyncClient(
             base_url=endpoint.base_url,
@@ -150,7 +150,7 @@ class ChatClient:
             ),
             headers={"User-Agent": USER_AGENT, **endpoint.headers},
             transport=transport,
-            verify=ssl_context(endpoint.http2),
+            verify=tls_settings(endpoint.base_url, endpoint.http2),
             follow_redirects=False,
             http1=not self.prior_knowledge,
             http2=endpoint.http2,

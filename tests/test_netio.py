@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ssl
 import threading
 
 import httpcore
@@ -14,7 +15,13 @@ import pytest
 from tokentide.client.config import Endpoint, Timeouts
 from tokentide.client.errors import ApiError
 from tokentide.client.events import Message
-from tokentide.client.netio import HIGH_WATER, RECEIVE_AREA, SocketBackend, ssl_context
+from tokentide.client.netio import (
+    HIGH_WATER,
+    RECEIVE_AREA,
+    SocketBackend,
+    ssl_context,
+    tls_settings,
+)
 from tokentide.client.request import ChatRequest
 from tokentide.client.stream import ChatClient, State
 
@@ -88,6 +95,28 @@ async def test_an_untrusted_certificate_is_a_connection_error():
                 await answer_of(client)
     assert caught.value.kind == "connect"
     assert "certificate" in str(caught.value).lower()
+
+
+async def test_a_plain_http_client_loads_no_roots_and_would_trust_no_certificate(monkeypatch):
+    """Loading the roots costs `ask` 18-30 ms before its request goes out; an
+    http:// endpoint never uses them. Its context must still refuse TLS, not
+    accept any certificate, were a connection ever to use it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(FIXTURES / "loopback-cert.pem"))
+    with ReplayServer() as plain, ReplayServer(tls=True) as secure:
+        plain.reply(Canned(TEXT))
+        async with ChatClient(Endpoint("openai", "openai", plain.base_url, "m")) as client:
+            context = client._http._transport._pool._ssl_context
+            answer = await answer_of(client)
+        assert answer.message.text == SAID
+        assert context is not ssl_context(False)
+        assert context.cert_store_stats()["x509_ca"] == 0
+        assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+        secure.reply(Canned(TEXT))
+        stream = await SocketBackend().connect_tcp("127.0.0.1", secure.port, timeout=2)
+        with pytest.raises(httpcore.ConnectError, match=r"(?i)certificate"):
+            await stream.start_tls(context, server_hostname="127.0.0.1", timeout=2)
+        await stream.aclose()
+    assert tls_settings("HTTPS://example.test/v1", False) is ssl_context(False)  # the roots
 
 
 async def test_a_silent_server_is_a_read_timeout():
