@@ -282,15 +282,15 @@ def test_client_imports_no_textual_or_rich():
     assert result.stdout.strip() == "[]"
 
 
-def in_a_terminal(*args: str, env: dict[str, str], columns: int = 80) -> bytes:
-    """What `tokentide ARGS` writes to a terminal (a pty of `columns`x24)."""
+def in_a_terminal(*args: str, env: dict[str, str], columns: int = 80, lines: int = 24) -> bytes:
+    """What `tokentide ARGS` writes to a terminal (a pty of `columns`x`lines`)."""
     import fcntl
     import pty
     import struct
     import termios
 
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     proc = subprocess.Popen(
         [*CMD, *args], env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE
     )
@@ -345,6 +345,22 @@ def test_ask_draws_markdown_on_a_terminal_and_leaves_the_final_text(tmp_path, de
         " x = 1",
     ]
     assert not re.search(r"\*\*|```", "\n".join(screen))
+
+
+def test_ask_on_a_terminal_of_no_size_draws_80_columns_and_heeds_COLUMNS(tmp_path, demo):
+    """Some containers' terminals report 0x0: that is not a 20-column terminal."""
+    text = " ".join(f"word{i:02}" for i in range(40))  # 279 characters, one paragraph
+    widths = {}
+    for columns in ("", "100"):
+        demo.script(text)
+        env = clean_env(tmp_path, **({"COLUMNS": columns} if columns else {}))
+        args = ("ask", "--base-url", demo.base_url, "-m", "demo", "q")
+        drawn = in_a_terminal(*args, env=env, columns=0, lines=0).decode()
+        rows = [row for row in replay(drawn, columns=200) if row]
+        assert " ".join(rows) == text
+        widths[columns] = max(len(row) for row in rows)
+    assert 70 <= widths[""] <= 79
+    assert 90 <= widths["100"] <= 99
 
 
 def replay(output: str, columns: int) -> list[str]:

@@ -119,11 +119,25 @@ class _Line:
 
 
 def terminal_size(out: TextIO) -> tuple[int, int]:
-    import os
-    import shutil
+    """Columns to draw in (one short of the edge) and lines, for `out`.
 
-    try:
-        size = os.get_terminal_size(out.fileno())
-    except (OSError, ValueError, AttributeError):
-        size = shutil.get_terminal_size()
-    return max(20, size.columns - 1), size.lines
+    `COLUMNS` / `LINES` come first, as `shutil.get_terminal_size` reads them;
+    then the terminal's own size; then 80x24 where a terminal reports 0 (some
+    containers and serial consoles do), not a 20-column answer."""
+    import os
+
+    def env(name: str) -> int:
+        try:
+            return max(0, int(os.environ.get(name, "")))
+        except ValueError:
+            return 0
+
+    columns, lines = env("COLUMNS"), env("LINES")
+    if not (columns and lines):
+        try:
+            size = os.get_terminal_size(out.fileno())
+        except (OSError, ValueError, AttributeError):
+            size = os.terminal_size((0, 0))
+        columns = columns or size.columns or 80
+        lines = lines or size.lines or 24
+    return max(20, columns - 1), lines
