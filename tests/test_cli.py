@@ -497,6 +497,28 @@ def test_a_provider_of_your_own_from_the_config_file(tmp_path, demo):
     assert "wire" in line and "smoke" in line and str(config) in line, line
 
 
+@pytest.mark.parametrize("args", [(), ("hello there",)])
+def test_the_app_without_a_terminal_is_one_line_pointing_to_ask(tmp_path, args):
+    """Not a full screen of escape codes in a pipe, nor a wait for keys nobody sends."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        piped = subprocess.run(
+            [*CMD, *args], env=clean_env(tmp_path), stdin=follower, capture_output=True,
+            text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        os.close(follower)
+        os.close(leader)
+    no_keys = tokentide(*args, env=clean_env(tmp_path))  # stdin: /dev/null
+    for result, name in ((piped, "stdout"), (no_keys, "stdin")):
+        assert result.returncode == 2 and result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert f"needs a terminal, and {name} is not one" in line
+        assert "tokentide ask" in line
+
+
 def test_a_full_disk_is_one_line_and_stops_the_answer(tmp_path, demo):
     with open("/dev/full", "w") as full:
         result = subprocess.run(
@@ -580,7 +602,9 @@ def test_the_first_frame_imports_no_history_no_answer_view_and_no_race(tmp_path)
 
 COLLECTIONS_AT_START = """
 import asyncio, gc, sys
-from tokentide.tui import app as appmod, start
+from tokentide.tui import app as appmod, prelude, start
+
+prelude.need_terminal = lambda: None  # the app runs headless here
 
 def run_app(settings):
     app = appmod.TokentideApp(settings)
@@ -623,6 +647,8 @@ def test_the_app_alone_starts_without_the_command_line(tmp_path):
         "import sys\n"
         "import tokentide.tui.app as app\n"
         "late = ('typer', 'click', 'httpx', 'markdown_it', 'pygments', 'genai_prices')\n"
+        "import tokentide.tui.prelude as prelude\n"
+        "prelude.need_terminal = lambda: None\n"
         "app.run_app = lambda settings, *a, **k: print([m for m in late if m in sys.modules], "
         "settings.endpoint.name, settings.endpoint.model) or 7\n"
         "sys.argv = ['tokentide']\n"

@@ -21,6 +21,7 @@ from tokentide.client.errors import ConfigError
 
 from .exit_codes import ExitCode
 from .prelude import fail as _fail
+from .prelude import need_terminal
 from .prelude import settings as _settings
 from .prelude import settle_lanes as _settle_lanes
 
@@ -268,6 +269,7 @@ def main_callback(
         _fail("no prompt: the prompt is empty", code=ExitCode.USAGE)
     if theme is not None:
         _check_theme(theme)
+    need_terminal()
     settings = _settings(provider, model, base_url, system, demo, debug, http2, thinking)
     offered, schema = _request_files(tools, json_schema)
     from .app import run_app  # Textual is imported here and only here.

@@ -4,6 +4,8 @@ app's own start (tui/start.py) uses it without building the command line."""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import NoReturn
 
 from tokentide.client.config import Settings
@@ -16,6 +18,26 @@ from .report import error_line, note
 def fail(message: str, code: int = ExitCode.ERROR) -> NoReturn:
     error_line(message)
     raise SystemExit(code)
+
+
+def need_terminal() -> None:
+    """The chat app draws on a terminal and reads keys from one: with stdout
+    redirected it would write escape codes into a pipe or file, with stdin
+    redirected it would wait for keys nobody sends. A driver set through
+    TEXTUAL_DRIVER (a web front end over pipes) brings its own screen."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        try:
+            terminal = stream is not None and stream.isatty()
+        except ValueError:  # closed
+            terminal = False
+        if not terminal:
+            fail(
+                f"the chat app needs a terminal, and {name} is not one"
+                " — in a script or a pipe, use `tokentide ask PROMPT`",
+                code=ExitCode.USAGE,
+            )
 
 
 def settings(

@@ -29,8 +29,9 @@ def _open_app() -> int:
     """What `tokentide` with no arguments does: the app, on the configured
     provider (the command line's default command, without the command line)."""
     hold_collections_at_start()  # until the app's first frame (`after_start`)
-    from .prelude import settings
+    from .prelude import need_terminal, settings
 
+    need_terminal()
     chosen = settings(None, None, None, None, demo=False, debug=False)
     from .app import run_app
 
