@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import Input
 
 from tests.pilot import answers, make_app, send, wait_idle
 from tokentide.client.demo import DemoServer
@@ -125,7 +126,7 @@ async def test_search_rename_and_delete(server):
         assert [row.title for row in panel._rows.values()] == ["about cats"]
 
         panel.query_one("#history-list").focus()
-        await pilot.press("r")
+        await pilot.press("f2")
         assert isinstance(app.screen, Rename)
         app.screen.query_one("#title").value = "Felines"
         await pilot.press("enter")
@@ -139,6 +140,57 @@ async def test_search_rename_and_delete(server):
         assert panel._rows == {}
     with Store.open() as store:
         assert [row.title for row in store.conversations()] == ["about dogs"]
+
+
+async def test_typing_in_the_list_searches_and_never_renames_or_deletes(server):
+    """`d` then `y` typed on the list once deleted the highlighted conversation."""
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        for prompt, text in (("about cats", "Cats purr."), ("about dogs", "Dogs bark.")):
+            server.script(text)
+            await send(pilot, prompt)
+            await wait_idle(pilot)
+            await pilot.press("ctrl+n")
+        await pilot.press("ctrl+b")
+        panel = app.screen.query_one(HistoryPanel)
+        search = panel.query_one("#history-search", Input)
+        assert panel.query_one("#history-list").has_focus
+        await pilot.press("d", "y", "r")
+        await pilot.pause()
+        assert app.screen is not None and not isinstance(app.screen, (Confirm, Rename))
+        assert search.has_focus and search.value == "dyr"
+        assert panel._rows == {}  # nothing holds "dyr"
+        await pilot.press("backspace", "backspace", "backspace", *"about")
+        await pilot.pause()
+        assert [row.title for row in panel._rows.values()] == ["about dogs", "about cats"]
+        await pilot.press("down")  # moves the highlight; the search keeps the keys
+        assert search.has_focus
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not panel.is_open
+        (view,) = answers(app)
+        assert view.markdown.source == "Cats purr."
+    with Store.open() as store:
+        assert len(store.conversations()) == 2
+
+
+async def test_the_list_keeps_the_keys_after_the_open_conversation_is_deleted(server):
+    app = make_app(server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await history_ready(pilot)
+        server.script("Cats purr.")
+        await send(pilot, "about cats")
+        await wait_idle(pilot)
+        await pilot.press("ctrl+b", "delete")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await pilot.pause()
+        panel = app.screen.query_one(HistoryPanel)
+        assert panel.is_open and panel._rows == {}
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not panel.is_open
 
 
 async def test_prompts_are_recalled_after_a_restart(server):

@@ -884,6 +884,8 @@ class ChatScreen(RaceActions, BranchActions, Screen):
             self.panel.show(self.history.conversations(self.panel.search_text))
             if open_now:
                 await self.action_new_chat()
+            if self.panel.is_open:
+                self.panel.focus_list()  # the new chat took it: Esc must still close the list
 
         self.app.push_screen(Confirm(f"Delete “{event.title}” and all its messages?"), answered)
 

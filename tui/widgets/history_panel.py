@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,13 +19,23 @@ from ..store import ConversationRow
 
 
 class HistoryPanel(Vertical):
-    """Ctrl+B shows it; Enter opens a conversation, R renames, Delete deletes."""
+    """Ctrl+B shows it; typing searches, Enter opens a conversation, F2 renames,
+    Delete deletes. No letter is a command here: any word typed, on the list
+    too, goes into the search (a `d` then a `y` once deleted a conversation)."""
 
     BINDINGS = [
-        Binding("r", "rename", "Rename", id="history.rename"),
-        Binding("delete,d", "delete", "Delete", id="history.delete"),
+        Binding("f2", "rename", "Rename", id="history.rename"),
+        Binding("delete", "delete", "Delete", id="history.delete"),
         Binding("escape", "close", "Close", id="history.close"),
     ]
+
+    MOVES = {
+        "up": "cursor_up",
+        "down": "cursor_down",
+        "pageup": "page_up",
+        "pagedown": "page_down",
+    }
+    """Keys typed in the search box that move the list's highlight instead."""
 
     DEFAULT_CSS = """
     HistoryPanel {
@@ -70,7 +80,8 @@ class HistoryPanel(Vertical):
         self._rows: dict[str, ConversationRow] = {}
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Search history…", id="history-search")
+        # Not selected on focus: a character typed on the list is put in first.
+        yield Input(placeholder="Search history…", id="history-search", select_on_focus=False)
         yield OptionList(id="history-list")
 
     @property
@@ -84,6 +95,9 @@ class HistoryPanel(Vertical):
     def open(self, rows: list[ConversationRow]) -> None:
         self.add_class("-open")
         self.show(rows)
+        self.focus_list()
+
+    def focus_list(self) -> None:
         self.query_one(OptionList).focus()
 
     def close(self) -> None:
@@ -117,9 +131,26 @@ class HistoryPanel(Vertical):
         self.post_message(self.Searched(event.value))
 
     @on(Input.Submitted, "#history-search")
-    def _to_list(self, event: Input.Submitted) -> None:
+    def _open_highlighted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(OptionList).focus()
+        row = self._current()
+        if row is not None:
+            self.post_message(self.Chosen(row.id))
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed on the list goes into the search; arrows typed in
+        the search move the list's highlight (as in the command palette)."""
+        search = self.query_one("#history-search", Input)
+        listing = self.query_one(OptionList)
+        if listing.has_focus and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            search.focus()
+            search.insert_text_at_cursor(event.character)
+        elif search.has_focus and event.key in self.MOVES:
+            event.stop()
+            event.prevent_default()
+            getattr(listing, f"action_{self.MOVES[event.key]}")()
 
     def action_rename(self) -> None:
         row = self._current()
