@@ -105,6 +105,42 @@ async def test_final_screen_equals_a_one_shot_render(server, text):
         assert any(("println" in line or "title" in line) for line in screen_text(app, streamed))
 
 
+async def test_a_resized_answer_is_wrapped_as_a_fresh_render_at_each_width(server):
+    """Textual lays a container out from its cache for a size it has seen, without
+    asking the answer's height: narrow, wide, narrow again kept the wide lines.
+    And the lines wrapped again showed as "new lines" below a reader at the end."""
+    from tokentide.tui.markdown.document import LiveDocument
+
+    text = (
+        f"# Title\n\n{FILLER}\n\n| a | b |\n|---|---|\n| {FILLER[:90]} | 2 |\n\n"
+        f"```python\nx = 1\n```\n\n- {FILLER}\n- two\n\n"
+        + "\n\n".join(f"Paragraph {i}, taller than the screen." for i in range(40))
+    )
+    server.script(text)
+    app = make_app(server)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "q")
+        await server.await_for(lambda r: r.tokens_sent >= 20)
+        for size in ((80, 24), (120, 40)):  # while it streams
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        await wait_idle(pilot)
+        (view,) = answers(app)
+        shown = view.markdown
+        for size in ((80, 24), (120, 40), (80, 24), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            fresh = LiveDocument(shown._renderer(), shown.size.width)
+            fresh.feed(text)
+            fresh.finish()
+            drawn = [[seg.text for seg in line] for line in shown._lines]
+            assert drawn == [[seg.text for seg in fresh.line(y)] for y in range(fresh.height)]
+            assert shown.size.height == fresh.height, size
+            # Lines wrapped again are not new output below the reader.
+            assert app.screen.conversation.following, size
+            assert not app.screen.query_one(NewOutputHint).has_class("-shown"), size
+
+
 BIG_FENCE = (
     "Code:\n\n```python\n"
     + "\n".join(
@@ -395,6 +431,35 @@ async def test_follows_at_the_bottom_and_stays_put_after_scrolling_up(server):
         await pilot.pause()
         assert conversation.following
         assert not app.screen.query_one(NewOutputHint).has_class("-shown")
+        await pilot.press("escape")
+        await wait_idle(pilot)
+
+
+async def test_page_down_a_resize_or_the_history_panel_leave_a_follower_following(server):
+    """PageDown at the end released Textual's anchor (a scroll that went nowhere,
+    so nothing engaged it again); a resize or the history panel re-wraps the
+    answer, which showed as "new lines" below a reader who was at the end."""
+    server.tokens_per_second = 150
+    server.script("\n\n".join(f"Paragraph {i} of a long answer." for i in range(400)))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        conversation = app.screen.conversation
+        hint = app.screen.query_one(NewOutputHint)
+        await send(pilot, "a long one")
+        await server.await_for(lambda r: r.tokens_sent >= 250, timeout=10)
+        await pilot.pause()
+        assert conversation.max_scroll_y > 0 and conversation.following
+        for step in ("pagedown", (80, 24), "ctrl+b", SIZE):
+            if isinstance(step, str):
+                await pilot.press(step)
+            else:
+                await pilot.resize_terminal(*step)
+            sent = server.requests[-1].tokens_sent
+            await server.await_for(lambda r, sent=sent: r.tokens_sent >= sent + 30, timeout=10)
+            await pilot.pause()
+            await pilot.pause()
+            assert conversation.following, step
+            assert not hint.has_class("-shown"), step
         await pilot.press("escape")
         await wait_idle(pilot)
 

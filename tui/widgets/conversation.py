@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.geometry import Size
@@ -54,13 +55,26 @@ class Conversation(LaidOutOnce, VerticalScroll):
             self.post_message(self.LeftEnd())
 
     def virtual_size_changed(self, old: Size, new: Size) -> None:
-        # Judged against the old size: at the moment it grows, the anchor has
-        # not yet scrolled, so a follower looks like it fell behind.
-        was_end = max(0, old.height - self.scrollable_content_region.height)
-        if new.height > old.height and was_end > 0 and self.scroll_y < was_end - 1:
-            if self._left_at is None:
-                self._left_at = old.height
+        # Judged by whether the reader had left the end, not by the scroll
+        # offset against the new size: a resize changes the viewport with the
+        # content, and a follower looked like one who fell behind.
+        if self._left_at is None:
+            return  # following: the anchor keeps the end in view
+        if new.width != old.width:
+            # Wrapped again at another width (a resize, the history panel):
+            # not new output; the lines that were new stay counted.
+            self._left_at += new.height - old.height
+        elif new.height > old.height:
             self.post_message(self.NewOutput(new.height - self._left_at))
+
+    def _scroll_to(self, *args: Any, **kwargs: Any) -> bool:
+        """Textual releases the anchor for every scroll, even one that goes
+        nowhere (PageDown at the end): no offset changes, so nothing engages
+        it again and the view stopped following. A scroll to the end keeps it."""
+        scrolled = super()._scroll_to(*args, **kwargs)
+        if self._anchored and self._anchor_released and self.scroll_target_y >= self.max_scroll_y:
+            self._anchor_released = False
+        return scrolled
 
     def follow(self) -> None:
         self.scroll_end(animate=False, immediate=True)

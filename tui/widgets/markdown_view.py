@@ -376,10 +376,23 @@ class MarkdownView(LaidOutOnce, Widget):
                     document.finish()
             self._restrip(document)
         elif width != document.width and width > 0:
-            document.resize(width)
-            self._grown = (0.0, 0)  # the lines wrapped again are not new ones
-            self._restrip(document)
+            self._rewrap(document, width)
         return self._shown
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrapped again here too: a container lays out a size it has laid out
+        before from its cache, without asking this view's height, so narrow,
+        wide, then narrow again kept the wide lines, cut at the narrow edge."""
+        document, width = self._document, self.size.width
+        if document is not None and width > 0 and width != document.width:
+            shown = self._shown
+            self._rewrap(document, width)
+            self.refresh(layout=self._shown != shown)
+
+    def _rewrap(self, document: LiveDocument, width: int) -> None:
+        document.resize(width)
+        self._grown = (0.0, 0)  # the lines wrapped again are not new ones
+        self._restrip(document)
 
     def _restrip(self, document: LiveDocument) -> None:
         """Every line made into a strip again, and the rows to lay them out with."""
