@@ -78,7 +78,11 @@ class TokentideError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return one_line(f"{self.message} — {self.fix}" if self.fix else self.message)
+        if not self.fix:
+            return one_line(self.message)
+        # A long server message is what gets cut, never the fix after it.
+        fix = one_line(self.fix, 200)
+        return f"{one_line(self.message, max(100, LINE_LIMIT - len(fix) - 3))} — {fix}"
 
 
 class ConfigError(TokentideError):
@@ -112,7 +116,11 @@ class ApiError(TokentideError):
         )
 
 
-def one_line(text: str, limit: int = 400) -> str:
+LINE_LIMIT = 400
+"""Characters of an error line, the fix included."""
+
+
+def one_line(text: str, limit: int = LINE_LIMIT) -> str:
     """Collapse whitespace and control characters so a message fits one line.
 
     Provider bodies can hold tracebacks, HTML and escape sequences; none of it
@@ -543,6 +551,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, seconds)
 
 
+EXHAUSTED = ("quota", "billing", "spend limit", "spend_limit", "credit")
+"""Words of a 429 that will not pass by waiting: the account is out of money."""
+
+
+def out_of_credit(said: str, retry_after: float | None) -> bool:
+    """Whether a 429 means the account is out of quota or credit, not a rate
+    limit. Gemini words every 429 as "exceeded your current quota"; one that
+    says when to retry (RetryInfo, Retry-After) is a rate limit: it is sent
+    again, and its line must not say the account is empty."""
+    return retry_after is None and any(word in said.lower() for word in EXHAUSTED)
+
+
 def _classify(
     status: int, endpoint: _Target, said: str, retry_after: float | None
 ) -> tuple[ErrorKind, str | None]:
@@ -563,7 +583,7 @@ def _classify(
             f"and the base URL {endpoint.base_url}"
         )
     if status == 429:
-        if "quota" in said.lower() or "billing" in said.lower():
+        if out_of_credit(said, retry_after):
             return "rate_limit", "the account is out of quota; check the provider's billing page"
         if retry_after is not None:
             return "rate_limit", f"rate limited; retry in {math.ceil(retry_after)} s"

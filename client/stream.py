@@ -49,6 +49,7 @@ from .errors import (
     Redactor,
     Secrets,
     bad_encoding,
+    out_of_credit,
     redirected,
     status_error,
     too_large,
@@ -88,8 +89,6 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 """Seconds; a longer `Retry-After` is waited for this long at most."""
-_EXHAUSTED = ("quota", "billing", "spend limit", "spend_limit", "credit")
-"""Words of a 429 that will not pass by waiting: the account is out of money."""
 
 FINISH_GRACE = 2.0
 """Seconds to wait for usage and the end marker after the finish reason."""
@@ -356,11 +355,8 @@ class AnswerStream:
         if isinstance(exc, ApiError):
             if exc.status not in RETRY_STATUSES:
                 return None
-            said = f"{exc.message} {exc.detail or ''}".lower()
-            # Gemini words every 429 as "exceeded your current quota"; one that
-            # says when to retry (RetryInfo, Retry-After) is a rate limit.
-            exhausted = any(word in said for word in _EXHAUSTED)
-            if exc.status == 429 and exhausted and exc.retry_after is None:
+            said = f"{exc.message} {exc.detail or ''}"
+            if exc.status == 429 and out_of_credit(said, exc.retry_after):
                 return None
             if exc.retry_after is not None:
                 return min(exc.retry_after, MAX_RETRY_AFTER)

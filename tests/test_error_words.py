@@ -305,3 +305,11 @@ def test_anthropic_base_for_a_redirect_is_the_host(replay):
     replay.reply(redirect(307, "https://api.example.net/v1/messages"))
     _, _, error = asyncio.run(stream(target, retries=0))
     assert error is not None and str(error).endswith("set the base URL to https://api.example.net")
+
+
+def test_a_long_server_message_is_cut_before_the_fix_never_the_fix():
+    error = ApiError("HTTP 429: " + "the server says a great deal " * 30, fix="retry in 2 s")
+    line = str(error)
+    assert len(line) <= 400 and "\n" not in line
+    assert line.endswith("… — retry in 2 s")
+    assert line.startswith("HTTP 429: the server says")

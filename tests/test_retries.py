@@ -273,3 +273,11 @@ async def test_geminis_quota_worded_429_with_a_retry_delay_is_retried(replay):
     answer, events, error = await run(replay.base_url)
     assert error is None and answer.state is State.FINISHED
     assert [(e.attempt, e.delay) for e in events if isinstance(e, Retrying)] == [(1, 0.0)]
+
+    # Refused every time: the line says what the retries assumed, a rate limit.
+    for _ in range(3):
+        replay.reply(Canned(body, status=429, content_type="application/json"))
+    _, events, error = await run(replay.base_url)
+    assert len([e for e in events if isinstance(e, Retrying)]) == 2
+    assert error is not None and "out of quota" not in str(error)
+    assert "rate limited" in str(error)
