@@ -59,6 +59,7 @@ class _Target(Protocol):
     api_key: str | None
     key_env: str | None
     key_from: str | None
+    http2: bool
 
 
 class _Timeouts(Protocol):
@@ -332,6 +333,8 @@ def transport_error(
     """
     import httpx
 
+    from .http2 import prior_knowledge
+
     reason = _reason(exc)
     where = endpoint.base_url
     if isinstance(exc, httpx.ConnectTimeout):
@@ -354,7 +357,16 @@ def transport_error(
         )
     if isinstance(exc, httpx.TimeoutException):
         return ApiError(f"request timed out ({reason})", kind="timeout")
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+    broke = httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+    if isinstance(exc, broke) and not streaming and endpoint.http2 and prior_knowledge(where):
+        # HTTP/2 over plain http:// is spoken from the first byte (no TLS to
+        # agree on it); a server of HTTP/1.1 only hangs up on it.
+        return ApiError(
+            f"the server at {where} hung up on HTTP/2 ({reason}): it may speak HTTP/1.1 only",
+            kind="protocol",
+            fix="use --http1, or drop http2 = true for this provider in the config",
+        )
+    if isinstance(exc, broke):
         if streaming:
             return cut_off(f"when the connection broke ({reason})")
         return ApiError(

@@ -64,6 +64,27 @@ async def test_http1_stays_the_default():
     assert answer.http_version == "HTTP/1.1" and record.http_version == "1.1"
 
 
+async def test_a_server_of_http1_only_is_named_with_the_fix():
+    """HTTP/2 on plain http:// is spoken from the first byte; an HTTP/1.1
+    server hangs up on it. That was "request failed: [Errno 32] Broken pipe"."""
+    import http.server
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        endpoint = Endpoint("local", "openai", url, "m", http2=True)
+        async with ChatClient(endpoint, retries=0) as client:
+            with pytest.raises(ApiError) as caught:
+                await read_all(client.stream(request("hi")))
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = str(caught.value)
+    assert f"the server at {url} hung up on HTTP/2" in line
+    assert line.endswith("use --http1, or drop http2 = true for this provider in the config")
+
+
 async def _stop_one_of_two(stop) -> None:
     """Two answers at once on one client; `stop(answer)` ends the first mid-stream."""
     lines: list[str] = []
