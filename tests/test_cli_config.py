@@ -127,6 +127,18 @@ def test_config_edit_reports_a_mistake_in_one_line(tmp_path):
     assert "retries" in one_line_error(result.stderr) and result.stdout == ""
 
 
+def test_config_edit_and_show_read_the_providers_not_in_use_too(tmp_path):
+    """A wrong `wire` in a section nobody picks yet was "OK" until it was picked."""
+    env = clean_env(tmp_path, EDITOR=editor(tmp_path, '[providers.lab]\nwire = "grpc"\n'))
+    result = tokentide("config", "edit", env=env)
+    assert result.returncode == 2 and "OK" not in result.stdout
+    line = one_line_error(result.stderr)
+    assert "wire = 'grpc' in [providers.lab]" in line and "openai, anthropic" in line
+    shown = tokentide("config", "show", env=clean_env(tmp_path))
+    assert shown.returncode == 0
+    assert "not usable as configured: wire = 'grpc' in [providers.lab]" in shown.stderr
+
+
 def test_config_edit_names_the_themes_when_the_theme_is_unknown(tmp_path):
     env = clean_env(tmp_path, EDITOR=editor(tmp_path, 'theme = "solarised"\n'))
     line = one_line_error(tokentide("config", "edit", env=env).stderr)

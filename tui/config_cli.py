@@ -48,6 +48,9 @@ def show(env: Mapping[str, str] | None = None) -> int:
         print(f"{name:<15} {value}" + (f"  ({source})" if source else ""))
     for warning in settings.warnings:
         note(warning)
+    for provider in settings.providers:
+        if provider.problem:
+            note(f"not usable as configured: {provider.problem}")
     return ExitCode.OK
 
 
@@ -86,6 +89,12 @@ def check(file: Path) -> int:
             return ExitCode.USAGE
     for warning in settings.warnings:
         note(warning)
+    # The providers not in use are read too: a mistake there shows when one is picked.
+    broken = [provider.problem for provider in settings.providers if provider.problem]
+    for error in broken:
+        error_line(error)
+    if broken:
+        return ExitCode.USAGE
     print(f"{file}: OK")
     return ExitCode.OK
 
