@@ -269,6 +269,23 @@ async def test_keys_on_a_focused_message_copy_it_or_its_code_block_n(server, ove
         assert screen.focused is screen.composer
 
 
+async def test_c_on_an_answer_of_tool_calls_copies_the_calls(server, over_ssh, monkeypatch):
+    """It copied "" (0 characters): the answer has no text, only a call."""
+    import json
+
+    app = make_app(server.base_url, "demo-tools")
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = Osc52(app, monkeypatch)
+        await send(pilot, "weather in Paris?")
+        await wait_idle(pilot)
+        (answer,) = answers(app)
+        (call,) = answer.message.tool_calls
+        await pilot.press("alt+up", "c")
+        (copied,) = terminal.copies
+        assert json.loads(copied) == {"name": call.name, "arguments": call.arguments}
+        assert call.name and call.arguments
+
+
 async def test_a_key_a_message_does_not_take_is_typed_into_the_prompt(server):
     server.script(CODE_ANSWER)
     app = make_app(server.base_url)

@@ -174,12 +174,24 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
 
     def copy_text(self) -> str:
         """The answer's text as the server sent it (so far, while it streams),
-        all of it: the app may draw less (DRAWN_CHARS)."""
-        if self.message is not None:
-            return self.message.text
-        if self._message_of is not None:
-            return self._message_of().text
-        return self.markdown.source
+        all of it: the app may draw less (DRAWN_CHARS). An answer that is only
+        tool calls copies them, one JSON object a line, as `ask --json` has them."""
+        message = self.message
+        if message is None and self._message_of is not None:
+            message = self._message_of()
+        if message is None:
+            return self.markdown.source
+        if message.text or not message.tool_calls:
+            return message.text
+        import json
+
+        lines = []
+        for call in message.tool_calls:
+            # Arguments that are not valid JSON are copied as the text that came.
+            arguments = call.arguments_raw if call.parse_error else call.arguments
+            call_dict = {"name": call.name, "arguments": arguments}
+            lines.append(json.dumps(call_dict, ensure_ascii=False))
+        return "\n".join(lines)
 
     def code_blocks(self) -> list[CodeBlock]:
         """The answer's code blocks, numbered from 1 as they are labelled."""
