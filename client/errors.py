@@ -321,6 +321,16 @@ def too_large(what: Literal["event", "reply", "answer"], limit: int) -> ApiError
     )
 
 
+def no_events(limit: int) -> ApiError:
+    """A stream of only blank lines or comments: bytes keep coming, so the
+    read timeout never trips, yet no event ever does."""
+    return ApiError(
+        f"the server sent {limit / (1 << 20):g} MB with no event in it (blank lines or comments)",
+        kind="protocol",
+        fix="check that the base URL is a chat API that streams; retry",
+    )
+
+
 # -- mapping lower layers --------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ import httpx
 from httpx_sse._decoders import SSEDecoder  # not re-exported; pinned in pyproject.toml
 
 from .config import Limits
-from .errors import too_large
+from .errors import no_events, too_large
 
 Frame = tuple[str, str]
 
@@ -125,8 +125,10 @@ async def sse_frames(
     lines = Lines(_SSE_LINE_END, limit)
     decoder = SSEDecoder()
     first = True
+    idle = 0  # bytes since the last frame
     async for chunk in response.aiter_bytes():
         on_read()
+        idle += len(chunk)
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False
@@ -137,7 +139,10 @@ async def sse_frames(
                 lines.held += len(raw)  # comments are not kept: they do not count
             sse = decoder.decode(line)
             if sse is not None and sse.data:  # SSEDecoder dispatches empty events too
+                idle = 0
                 yield sse.event or "message", sse.data
+        if idle > limit:
+            raise no_events(limit)
     # An event the stream ended without its blank line is discarded (the spec).
 
 
@@ -149,13 +154,18 @@ async def ndjson_frames(
 ) -> AsyncIterator[Frame]:
     lines = Lines(_NDJSON_LINE_END, limit)
     first = True
+    idle = 0  # bytes since the last frame
     async for chunk in response.aiter_bytes():
         on_read()
+        idle += len(chunk)
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False
             if line := _decode(raw):
+                idle = 0
                 yield "", line
+        if idle > limit:
+            raise no_events(limit)
     rest = lines.rest()
     if line := _decode(rest.removeprefix(_BOM) if first else rest):
         yield "", line

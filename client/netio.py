@@ -242,12 +242,20 @@ class SocketStream(httpcore.AsyncNetworkStream):
 
     async def _raw(self, max_bytes: int, timeout: float | None) -> bytes:
         reader = self._reader
+        waited = False
         while (taken := reader.take(max_bytes)) is None:
+            waited = True
             waiter = reader.wait()
             try:
                 await _wait(waiter, timeout, httpcore.ReadTimeout)
             finally:
                 reader.forget(waiter)
+        if not waited:
+            # The bytes were waiting: give the loop a turn all the same. A server
+            # sending faster than it is parsed (or only blank lines, which make no
+            # frame to hand on) kept every other task from running otherwise:
+            # Ctrl-C's handler, the timeouts, the screen.
+            await asyncio.sleep(0)
         at, data = taken
         if data:
             self._arrived_at = at

@@ -93,6 +93,52 @@ async def test_a_line_that_never_ends_stops_at_the_event_limit_with_the_start_ke
     assert grew < 48, f"memory grew {grew:.0f} MB reading a line capped at 1 MB"
 
 
+def blank_lines(wire: str) -> Endless:
+    """A first event, then empty lines without end: bytes keep coming (no read
+    timeout), but no event ever does. The parser had nothing to hand on, so
+    nothing waited: the process spun at 100 % and Ctrl-C never ran."""
+    if wire == "ollama":
+        first = b'{"message":{"role":"assistant","content":"Hi"},"done":false}\n'
+        return Endless(first, b"\n" * 65536, "application/x-ndjson")
+    return Endless(HI, b"\n" * 65536)
+
+
+@pytest.mark.parametrize("wire", ["openai", "ollama"])
+async def test_endless_blank_lines_stop_at_the_event_limit_with_the_start_kept(wire):
+    with EndlessServer(blank_lines(wire)) as server:
+        stream, error, seconds = await answer(base(server, wire), wire, Limits(event_bytes=MB))
+    assert error is not None and str(error) == (
+        "the server sent 1 MB with no event in it (blank lines or comments) — "
+        "check that the base URL is a chat API that streams; retry"
+    )
+    assert stream.message.text == "Hi" and not server.capped and seconds < 5
+
+
+def test_ctrl_c_stops_a_flood_of_blank_lines_at_once(tmp_path):
+    """The loop gets a turn between reads even when bytes are always waiting."""
+    import signal
+
+    with EndlessServer(blank_lines("openai")) as server:
+        env = env_with(tmp_path, "[limits]\nevent_mb = 100000\n")  # the limit never trips
+        proc = subprocess.Popen(
+            [*CMD, "ask", "--no-log", *ask_args(server, "hi")],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        while server.sent < 4 * MB and proc.poll() is None:
+            time.sleep(0.01)
+        sent_at = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    assert proc.returncode == 130, err
+    assert time.perf_counter() - sent_at < 5
+    assert out == b"Hi" and b"Traceback" not in err
+
+
 async def test_an_event_of_endless_short_data_lines_stops_at_the_event_limit():
     """No line is long, but the event they make never ends (no blank line)."""
     with EndlessServer(Endless(HI, b"data: " + b"z" * 100 + b"\n")) as server:
