@@ -39,6 +39,12 @@ _BOM = b"\xef\xbb\xbf"
 """A byte order mark opening the stream is not part of its first line."""
 
 
+NO_EVENT_BYTES = 4 << 20
+"""Bytes with no event in them after which a stream is stopped (or the event
+limit, if higher). Keep-alive comments are a few bytes every few seconds; this
+many is a server sending nothing but blank lines, which no read timeout ends."""
+
+
 def _nothing() -> None:
     pass
 
@@ -141,8 +147,8 @@ async def sse_frames(
             if sse is not None and sse.data:  # SSEDecoder dispatches empty events too
                 idle = 0
                 yield sse.event or "message", sse.data
-        if idle > limit:
-            raise no_events(limit)
+        if idle > max(limit, NO_EVENT_BYTES):
+            raise no_events(max(limit, NO_EVENT_BYTES))
     # An event the stream ended without its blank line is discarded (the spec).
 
 
@@ -164,8 +170,8 @@ async def ndjson_frames(
             if line := _decode(raw):
                 idle = 0
                 yield "", line
-        if idle > limit:
-            raise no_events(limit)
+        if idle > max(limit, NO_EVENT_BYTES):
+            raise no_events(max(limit, NO_EVENT_BYTES))
     rest = lines.rest()
     if line := _decode(rest.removeprefix(_BOM) if first else rest):
         yield "", line

@@ -108,7 +108,7 @@ async def test_endless_blank_lines_stop_at_the_event_limit_with_the_start_kept(w
     with EndlessServer(blank_lines(wire)) as server:
         stream, error, seconds = await answer(base(server, wire), wire, Limits(event_bytes=MB))
     assert error is not None and str(error) == (
-        "the server sent 1 MB with no event in it (blank lines or comments) — "
+        "the server sent 4 MB with no event in it (blank lines or comments) — "
         "check that the base URL is a chat API that streams; retry"
     )
     assert stream.message.text == "Hi" and not server.capped and seconds < 5
