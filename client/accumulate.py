@@ -14,6 +14,7 @@ A finish reason of "tool_calls" is never trusted over the parse.
 
 from __future__ import annotations
 
+import bisect
 import json
 
 import jiter
@@ -94,15 +95,21 @@ class Accumulator:
         self._reasoning = Parts()
         self._calls: dict[int, ToolCall] = {}
         self._arguments: dict[int, Parts] = {}  # by ToolCall.index
+        self._last_index = -1
+        """The highest ToolCall.index given: a new call is numbered past it in
+        constant time (20,000 calls took 9 s when each looked at all before it)."""
+        self._grown: dict[int, ToolCall] = {}
+        """Calls whose arguments grew since `message` was last read."""
 
     @property
     def message(self) -> Message:
         message = self._message
         message.text = self._text.value()
         message.reasoning = self._reasoning.value()
-        for call in message.tool_calls:
+        for call in self._grown.values():
             if not call.complete:
                 call.arguments_raw = self._arguments[call.index].value()
+        self._grown.clear()
         return message
 
     def add(self, event: StreamEvent) -> None:
@@ -129,18 +136,21 @@ class Accumulator:
             # id means a new call, not more of the last one.
             call = None
         if call is None:
-            taken = {c.index for c in calls}
-            index = event.index if event.index not in taken else max(taken) + 1
+            index = event.index if event.index not in self._arguments else self._last_index + 1
             call = self._calls[event.index] = ToolCall(index=index)
             self._arguments[index] = Parts()
-            calls.append(call)
-            calls.sort(key=lambda c: c.index)
+            if index > self._last_index:
+                calls.append(call)  # the usual case: calls come in order
+                self._last_index = index
+            else:
+                bisect.insort(calls, call, key=lambda c: c.index)
         if event.id and not call.id:
             call.id = event.id
         if event.name and not call.name:
             call.name = event.name
         if event.arguments and not call.complete:
             self._arguments[call.index].add(event.arguments)
+            self._grown[call.index] = call
 
     def finish_tool_calls(self) -> None:
         """Parse every tool call's arguments strictly; called once the stream is over.

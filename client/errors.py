@@ -321,6 +321,14 @@ def too_large(what: Literal["event", "reply", "answer"], limit: int) -> ApiError
     )
 
 
+def too_many_tool_calls(limit: int) -> ApiError:
+    return ApiError(
+        f"the server sent more than {limit} tool calls in one answer",
+        kind="limit",
+        fix="no model makes that many at once: check the server, then retry",
+    )
+
+
 def no_events(limit: int) -> ApiError:
     """A stream of only blank lines or comments: bytes keep coming, so the
     read timeout never trips, yet no event ever does."""

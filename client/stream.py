@@ -53,6 +53,7 @@ from .errors import (
     redirected,
     status_error,
     too_large,
+    too_many_tool_calls,
     transport_error,
     try_json,
     unexpected_body,
@@ -89,6 +90,11 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 """Seconds; a longer `Retry-After` is waited for this long at most."""
+
+MAX_TOOL_CALLS = 256
+"""Tool calls in one answer, at most. Models make a handful at once; a call
+costs a few bytes of the answer's budget but an object here and a widget in
+the app, so thousands of empty ones would take the memory the budget guards."""
 
 FINISH_GRACE = 2.0
 """Seconds to wait for usage and the end marker after the finish reason."""
@@ -739,17 +745,25 @@ class _Budget:
     at the limit, before the delta that would pass it, so what is kept stays
     under the limit however fast a server sends."""
 
-    __slots__ = ("limit", "spent")
+    __slots__ = ("calls", "limit", "spent")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.spent = 0
+        self.calls: set[tuple[int, str | None]] = set()
 
     def spend(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta | ReasoningDelta):
             size = _size(event.text)
         elif isinstance(event, ToolCallDelta):
             size = _size(event.arguments) + _size(event.name or "") + _size(event.id or "")
+            # A call is its index and id, counted from a fragment that opens one
+            # (with an id or a name): some servers number every call 0, some
+            # repeat the id and name in every fragment.
+            if event.id or event.name:
+                self.calls.add((event.index, event.id))
+            if len(self.calls) > MAX_TOOL_CALLS:
+                raise too_many_tool_calls(MAX_TOOL_CALLS)
         elif isinstance(event, Replay):
             # A thinking block's text is counted as reasoning already.
             size = sum(
