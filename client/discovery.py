@@ -150,6 +150,14 @@ async def settle_model(
             fix="pick one with --model NAME",
         )
     (model,) = models
+    if secrets.scrub(model) != model:
+        # Adopted, it would be shown, sent back in `--json` and stored in the
+        # history with every answer: a name the user never typed must not hold it.
+        raise ConfigError(
+            f"no model given, and the only model the server at {where} lists has your "
+            f"API key in its name: {secrets.scrub(model)}",
+            fix="pass --model NAME",
+        )
     note = secrets.scrub(f"model: {model} (the only one the server lists)")
     return dataclasses.replace(
         settings,

@@ -327,17 +327,22 @@ async def test_an_unreachable_server_says_why_and_what_to_pass(tmp_path):
     )
 
 
-async def test_a_key_echoed_in_a_model_id_is_masked(tmp_path):
+async def test_a_key_echoed_in_the_only_model_id_is_never_adopted(tmp_path):
+    """Masking the notice was not enough: the model was then shown, sent back
+    in `--json` and stored in the history with the key in its name."""
     key = "sk-secret-0123456789"
     with ReplayServer() as server:
-        server.reply(models_json("{bearer}"))
+        server.reply(models_json("proxy/{bearer}"))
         settings = resolve(
             base_url=server.base_url,
             env={"OPENAI_API_KEY": key},
             path=tmp_path / "none.toml",
         )
-        settled = await settle(settings)
-    assert key not in settled.notice and "…" in settled.notice
+        with pytest.raises(ConfigError) as caught:
+            await settle(settings)
+    line = str(caught.value)
+    assert key not in line and "has your API key in its name: proxy/sk-…" in line
+    assert line.endswith("— pass --model NAME")
 
 
 async def test_the_app_shows_the_settled_model_as_its_notice(tmp_path, demo):
