@@ -109,17 +109,22 @@ async def test_a_stopped_answer_shows_its_saved_tokens_after_a_restart(server):
         assert reopened.split("stopped")[1] == stopped.split("stopped")[1]
 
 
+async def two_chats_listed(pilot, server) -> HistoryPanel:
+    """Two chats, about cats then about dogs, and the list open."""
+    for prompt, text in (("about cats", "Cats purr."), ("about dogs", "Dogs bark.")):
+        server.script(text)
+        await send(pilot, prompt)
+        await wait_idle(pilot)
+        await pilot.press("ctrl+n")
+    await pilot.press("ctrl+b")
+    return pilot.app.screen.query_one(HistoryPanel)
+
+
 async def test_search_rename_and_delete(server):
     app = make_app(server.base_url)
     async with app.run_test(size=SIZE) as pilot:
         await history_ready(pilot)
-        for prompt, text in (("about cats", "Cats purr."), ("about dogs", "Dogs bark.")):
-            server.script(text)
-            await send(pilot, prompt)
-            await wait_idle(pilot)
-            await pilot.press("ctrl+n")
-        await pilot.press("ctrl+b")
-        panel = app.screen.query_one(HistoryPanel)
+        panel = await two_chats_listed(pilot, server)
         assert len(panel._rows) == 2
         panel.query_one("#history-search").value = "purr"
         await pilot.pause()
@@ -147,13 +152,7 @@ async def test_typing_in_the_list_searches_and_never_renames_or_deletes(server):
     app = make_app(server.base_url)
     async with app.run_test(size=SIZE) as pilot:
         await history_ready(pilot)
-        for prompt, text in (("about cats", "Cats purr."), ("about dogs", "Dogs bark.")):
-            server.script(text)
-            await send(pilot, prompt)
-            await wait_idle(pilot)
-            await pilot.press("ctrl+n")
-        await pilot.press("ctrl+b")
-        panel = app.screen.query_one(HistoryPanel)
+        panel = await two_chats_listed(pilot, server)
         search = panel.query_one("#history-search", Input)
         assert panel.query_one("#history-list").has_focus
         await pilot.press("d", "y", "r")
