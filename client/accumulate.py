@@ -95,9 +95,6 @@ class Accumulator:
         self._reasoning = Parts()
         self._calls: dict[int, ToolCall] = {}
         self._arguments: dict[int, Parts] = {}  # by ToolCall.index
-        self._last_index = -1
-        """The highest ToolCall.index given: a new call is numbered past it in
-        constant time (20,000 calls took 9 s when each looked at all before it)."""
         self._grown: dict[int, ToolCall] = {}
         """Calls whose arguments grew since `message` was last read."""
 
@@ -136,12 +133,15 @@ class Accumulator:
             # id means a new call, not more of the last one.
             call = None
         if call is None:
-            index = event.index if event.index not in self._arguments else self._last_index + 1
+            # `calls` is kept sorted by index, so the last is the highest: a new
+            # call is numbered and placed in constant time when calls come in
+            # order (20,000 calls took 9 s when each looked at all before it).
+            last = calls[-1].index if calls else -1
+            index = event.index if event.index not in self._arguments else last + 1
             call = self._calls[event.index] = ToolCall(index=index)
             self._arguments[index] = Parts()
-            if index > self._last_index:
-                calls.append(call)  # the usual case: calls come in order
-                self._last_index = index
+            if index > last:
+                calls.append(call)
             else:
                 bisect.insort(calls, call, key=lambda c: c.index)
         if event.id and not call.id:
