@@ -79,16 +79,30 @@ class Lines:
     half of that CRLF, not an empty line.
     """
 
-    __slots__ = ("_cr", "_ends", "_pending", "held", "limit")
+    __slots__ = ("_cr", "_ends", "_pending", "held", "idle", "limit")
 
     def __init__(self, ends: re.Pattern[bytes], limit: int) -> None:
         self._ends = ends
         self.limit = limit
         self.held = 0
+        self.idle = 0
+        """Bytes fed since the caller last made a frame (`framed`)."""
         self._pending = bytearray()
         self._cr = False
 
+    def framed(self) -> None:
+        self.idle = 0
+
+    def check_idle(self) -> None:
+        """After a read: a stream of only blank lines or comments is stopped at
+        `NO_EVENT_BYTES` (or the event limit, if higher), since no read timeout
+        ends it."""
+        most = max(self.limit, NO_EVENT_BYTES)
+        if self.idle > most:
+            raise no_events(most)
+
     def feed(self, chunk: bytes) -> Iterator[bytes]:
+        self.idle += len(chunk)
         if self._cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._cr = False
@@ -131,10 +145,8 @@ async def sse_frames(
     lines = Lines(_SSE_LINE_END, limit)
     decoder = SSEDecoder()
     first = True
-    idle = 0  # bytes since the last frame
     async for chunk in response.aiter_bytes():
         on_read()
-        idle += len(chunk)
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False
@@ -145,10 +157,9 @@ async def sse_frames(
                 lines.held += len(raw)  # comments are not kept: they do not count
             sse = decoder.decode(line)
             if sse is not None and sse.data:  # SSEDecoder dispatches empty events too
-                idle = 0
+                lines.framed()
                 yield sse.event or "message", sse.data
-        if idle > max(limit, NO_EVENT_BYTES):
-            raise no_events(max(limit, NO_EVENT_BYTES))
+        lines.check_idle()
     # An event the stream ended without its blank line is discarded (the spec).
 
 
@@ -160,18 +171,15 @@ async def ndjson_frames(
 ) -> AsyncIterator[Frame]:
     lines = Lines(_NDJSON_LINE_END, limit)
     first = True
-    idle = 0  # bytes since the last frame
     async for chunk in response.aiter_bytes():
         on_read()
-        idle += len(chunk)
         for raw in lines.feed(chunk):
             if first:
                 raw, first = raw.removeprefix(_BOM), False
             if line := _decode(raw):
-                idle = 0
+                lines.framed()
                 yield "", line
-        if idle > max(limit, NO_EVENT_BYTES):
-            raise no_events(max(limit, NO_EVENT_BYTES))
+        lines.check_idle()
     rest = lines.rest()
     if line := _decode(rest.removeprefix(_BOM) if first else rest):
         yield "", line
