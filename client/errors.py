@@ -351,7 +351,7 @@ def transport_error(
     """
     import httpx
 
-    from .http2 import prior_knowledge
+    from .http2 import plain_http
 
     reason = _reason(exc)
     where = endpoint.base_url
@@ -375,18 +375,17 @@ def transport_error(
         )
     if isinstance(exc, httpx.TimeoutException):
         return ApiError(f"request timed out ({reason})", kind="timeout")
-    broke = httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
-    if isinstance(exc, broke) and not streaming and endpoint.http2 and prior_knowledge(where):
-        # HTTP/2 over plain http:// is spoken from the first byte (no TLS to
-        # agree on it); a server of HTTP/1.1 only hangs up on it.
-        return ApiError(
-            f"the server at {where} hung up on HTTP/2 ({reason}): it may speak HTTP/1.1 only",
-            kind="protocol",
-            fix="use --http1, or drop http2 = true for this provider in the config",
-        )
-    if isinstance(exc, broke):
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         if streaming:
             return cut_off(f"when the connection broke ({reason})")
+        if endpoint.http2 and plain_http(where):
+            # HTTP/2 over plain http:// is spoken from the first byte (no TLS to
+            # agree on it); a server of HTTP/1.1 only hangs up on it.
+            return ApiError(
+                f"the server at {where} hung up on HTTP/2 ({reason}): it may speak HTTP/1.1 only",
+                kind="protocol",
+                fix="use --http1, or drop http2 = true for this provider in the config",
+            )
         return ApiError(
             f"the connection broke before the answer began ({reason})",
             kind="protocol",

@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["StreamHandle", "find_stream", "prior_knowledge", "without_h2"]
+__all__ = ["StreamHandle", "find_stream", "plain_http", "without_h2"]
 
 _CANCEL = 0x8  # RFC 9113 error code CANCEL: "the stream is no longer needed"
 
 
-def prior_knowledge(base_url: str) -> bool:
-    """HTTP/2 without negotiation for a plain `http://` URL: there is no TLS,
-    hence no ALPN to agree on it, and h2c upgrades are not worth a round trip."""
+def plain_http(base_url: str) -> bool:
+    """No TLS: HTTP/2 is then spoken by prior knowledge (there is no ALPN to
+    agree on it, and h2c upgrades are not worth a round trip), and a client
+    needs no certificate roots (client/netio.py)."""
     return urlsplit(base_url).scheme.lower() == "http"
 
 

@@ -38,10 +38,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+
+from .http2 import plain_http
 
 HIGH_WATER = 1 << 20
 """Unread bytes at which the socket stops being read until the loop has taken
@@ -470,7 +471,7 @@ def tls_settings(base_url: str, http2: bool) -> ssl.SSLContext:
     made in a millisecond instead of the 18-30 ms of loading them (`ask` to a
     local server paid that before its request went out); should TLS ever run
     through it, it refuses every certificate rather than trusting one."""
-    if urlsplit(base_url).scheme.lower() == "http":
+    if plain_http(base_url):
         return _no_roots()
     return ssl_context(http2)
 

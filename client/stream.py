@@ -71,7 +71,7 @@ from .events import (
     ToolCallDelta,
 )
 from .framing import Frame, frames, read_bounded
-from .http2 import StreamHandle, find_stream, prior_knowledge, without_h2
+from .http2 import StreamHandle, find_stream, plain_http, without_h2
 from .lifecycle import State
 from .meter import Expectation, Meter, Metrics, expectation
 from .providers import EventParser, WireFormat, wire_format
@@ -135,7 +135,7 @@ class ChatClient:
         self.secrets = endpoint.secrets
         # HTTP/2 by prior knowledge on http:// (no TLS, so no ALPN to offer it);
         # on https:// ALPN picks, and a server may still answer in HTTP/1.1.
-        self.prior_knowledge = endpoint.http2 and prior_knowledge(endpoint.base_url)
+        self.prior_knowledge = endpoint.http2 and plain_http(endpoint.base_url)
         with contextlib.nullcontext() if endpoint.http2 else without_h2():
             self._http = self._client(endpoint, transport)
 
