@@ -175,7 +175,7 @@ class AssistantMessage(MessageKeys, LaidOutOnce, Vertical):
     def copy_text(self) -> str:
         """The answer's text as the server sent it (so far, while it streams),
         all of it: the app may draw less (DRAWN_CHARS). An answer that is only
-        tool calls copies them, one JSON object a line, as `ask --json` has them."""
+        tool calls copies each call's name and arguments, a JSON object a line."""
         message = self.message
         if message is None and self._message_of is not None:
             message = self._message_of()
